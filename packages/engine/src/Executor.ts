@@ -1,0 +1,387 @@
+/**
+ * The executor: starts, resumes, reviews and cancels runs, and streams their events.
+ *
+ * Each run is driven by one fiber that owns its state; each node execution runs in a fiber of its own.
+ * Every batch of changes is committed to the `RunStore` before its events are published or the executions
+ * it made ready are started (W7).
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Queue, Semaphore, Stream } from "effect"
+import type { AnyBlock, ReviewDecision } from "./Block.js"
+import { BlockRegistry } from "./BlockRegistry.js"
+import {
+  BlockNotFound,
+  type GraphInvalid,
+  ReviewNotPending,
+  type RunInputInvalid,
+  type RunNotFound,
+  type StoreError,
+} from "./Errors.js"
+import type { Graph } from "./Graph.js"
+import { GraphLoader } from "./GraphLoader.js"
+import { type CancelToken, type ChildRequest, type DriverEnv, drive, type LiveRun, type RunResult } from "./internal/driver.js"
+import { RunMachine } from "./internal/machine.js"
+import { isPersisted, type RunEvent } from "./RunEvent.js"
+import { type RunOptionsRecord, RunStore } from "./RunStore.js"
+import { isFinal } from "./Status.js"
+import { checkGraph, decodeRunInputs, graphIO } from "./Validation.js"
+
+export type { RunResult } from "./internal/driver.js"
+
+/**
+ * Options of one run.
+ *
+ * @category models
+ */
+export interface StartOptions {
+  /** Values for the graph's input nodes, by name (R5, R6). */
+  readonly inputs?: Readonly<Record<string, unknown>>
+  /** Use this id instead of a random UUID. */
+  readonly runId?: string
+  /** Sensitive blocks wait for a human review before they run (R16). */
+  readonly safeMode?: boolean
+  /** Stop the run (FAILED) once its summed cost passes this (W9). */
+  readonly budget?: number
+  /** Stop the run (FAILED) after this many milliseconds (W2). */
+  readonly deadlineMs?: number
+  /** At most this many node executions of this run at once (W3). */
+  readonly maxConcurrency?: number
+}
+
+/**
+ * A run started in this process.
+ *
+ * @category models
+ */
+export interface RunHandle {
+  readonly runId: string
+  /** Every event from the first, live until the run stops. */
+  readonly events: Stream.Stream<RunEvent, StoreError>
+  /** Waits until the run stops (finished, or paused for review). */
+  readonly await: Effect.Effect<RunResult>
+  /** Cancels the run (W4): it ends TERMINATED. */
+  readonly cancel: Effect.Effect<void>
+}
+
+/**
+ * Executor-wide settings.
+ *
+ * @category models
+ */
+export interface ExecutorConfig {
+  /** Default per-run limit on concurrent node executions (W3). Default 64. */
+  readonly maxConcurrency?: number
+  /** Per-block limits on concurrent executions across all runs, by block id (W3). Overrides `Block.concurrency`. */
+  readonly blockConcurrency?: Readonly<Record<string, number>>
+}
+
+/**
+ * The executor's interface.
+ *
+ * @category models
+ */
+export interface ExecutorShape {
+  /** Validates the graph (R4) and its inputs (R5), records the run, and starts it. */
+  readonly start: (
+    graph: Graph,
+    options?: StartOptions,
+  ) => Effect.Effect<RunHandle, GraphInvalid | RunInputInvalid | StoreError>
+  /** Starts a run and streams its events until it stops. */
+  readonly run: (graph: Graph, options?: StartOptions) => Stream.Stream<RunEvent, GraphInvalid | RunInputInvalid | StoreError>
+  /** Starts a run and waits for its result. */
+  readonly execute: (
+    graph: Graph,
+    options?: StartOptions,
+  ) => Effect.Effect<RunResult, GraphInvalid | RunInputInvalid | StoreError>
+  /**
+   * Continues a run from the store (W7): finished executions are kept, unfinished ones run again.
+   * A run that is live in this process is returned as it is.
+   */
+  readonly resume: (runId: string) => Effect.Effect<RunHandle, RunNotFound | GraphInvalid | StoreError>
+  /** Acts on an execution in REVIEW (R16) and continues the run. */
+  readonly review: (
+    runId: string,
+    executionId: string,
+    decision: ReviewDecision,
+  ) => Effect.Effect<RunHandle, RunNotFound | ReviewNotPending | GraphInvalid | StoreError>
+  /** Cancels a run that is live in this process (W4). */
+  readonly cancel: (runId: string) => Effect.Effect<void>
+  /** Persisted events with `seq > afterSeq`, then live events until the run stops (W6). */
+  readonly events: (runId: string, afterSeq?: number) => Stream.Stream<RunEvent, StoreError>
+}
+
+interface Live extends LiveRun {
+  fiber: Fiber.Fiber<RunResult> | undefined
+}
+
+const makeExecutor = (config: ExecutorConfig) =>
+  Effect.gen(function* () {
+    const registry = yield* BlockRegistry
+    const store = yield* RunStore
+    const loader = Option.getOrUndefined(yield* Effect.serviceOption(GraphLoader))
+    const scope = yield* Effect.scope
+    const lives = new Map<string, Live>()
+    const semaphores = new Map<string, Semaphore.Semaphore>()
+
+    const resolveBlock = (blockId: string): AnyBlock => {
+      const block = registry.get(blockId)
+      if (block === undefined) throw new BlockNotFound({ blockId })
+      return block
+    }
+
+    const blockSemaphore = (block: AnyBlock) => {
+      const limit = config.blockConcurrency?.[block.id] ?? block.concurrency
+      if (limit === undefined) return undefined
+      let semaphore = semaphores.get(block.id)
+      if (semaphore === undefined) {
+        semaphore = Semaphore.makeUnsafe(limit)
+        semaphores.set(block.id, semaphore)
+      }
+      return semaphore
+    }
+
+    const makeLive = (runId: string, token: CancelToken): Effect.Effect<Live> =>
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<RunResult>()
+        const control = yield* Queue.unbounded<LiveRun["control"] extends Queue.Queue<infer A> ? A : never>()
+        return { runId, token, listeners: new Set(), done, control, accepting: true, fiber: undefined }
+      })
+
+    const env: DriverEnv = {
+      store,
+      loader,
+      maxConcurrency: config.maxConcurrency ?? 64,
+      blockSemaphore,
+      runChild: (request) => runChild(request),
+    }
+
+    const handleOf = (live: Live): RunHandle => ({
+      runId: live.runId,
+      events: events(live.runId, 0),
+      await: Deferred.await(live.done),
+      cancel: cancel(live.runId),
+    })
+
+    /** Forks the driver of a run into the executor's scope. */
+    const launch = (machine: RunMachine, restart: ReturnType<RunMachine["restore"]>, token: CancelToken) =>
+      Effect.gen(function* () {
+        const live = yield* makeLive(machine.runId, token)
+        lives.set(machine.runId, live)
+        const fiber = yield* drive(env, machine, restart, live).pipe(
+          Effect.ensuring(Effect.sync(() => lives.delete(machine.runId))),
+          Effect.forkIn(scope),
+        )
+        live.fiber = fiber
+        return handleOf(live)
+      })
+
+    const machineFor = (
+      runId: string,
+      graph: Graph,
+      inputs: Readonly<Record<string, unknown>>,
+      options: RunOptionsRecord,
+      parent: ChildRequest["parent"] | undefined,
+      previous: Parameters<typeof RunMachine.prototype.restore>[0]["run"] | undefined,
+    ) =>
+      Effect.gen(function* () {
+        yield* checkGraph(graph, registry)
+        const now = yield* Clock.currentTimeMillis
+        return new RunMachine(runId, graph, inputs, options, resolveBlock, parent, now, previous)
+      })
+
+    const optionsRecord = (options: StartOptions, now: number): RunOptionsRecord => ({
+      ...(options.safeMode === undefined ? {} : { safeMode: options.safeMode }),
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
+      ...(options.deadlineMs === undefined ? {} : { deadlineAt: now + options.deadlineMs }),
+      ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
+    })
+
+    /** Validates, records and begins a new run, without driving it. */
+    const prepare = (
+      graph: Graph,
+      options: StartOptions,
+      parent: ChildRequest["parent"] | undefined,
+      runId: string,
+    ) =>
+      Effect.gen(function* () {
+        yield* checkGraph(graph, registry)
+        const inputs = yield* decodeRunInputs(graph, graphIO(graph, registry), options.inputs ?? {})
+        const now = yield* Clock.currentTimeMillis
+        const machine = yield* machineFor(runId, graph, inputs, optionsRecord(options, now), parent, undefined)
+        machine.begin()
+        const { batch } = machine.takeBatch()
+        yield* store.commit(runId, batch)
+        return machine
+      })
+
+    const start: ExecutorShape["start"] = (graph, options = {}) =>
+      Effect.gen(function* () {
+        const machine = yield* prepare(graph, options, undefined, options.runId ?? crypto.randomUUID())
+        return yield* launch(machine, [], { cancelled: false })
+      })
+
+    /** Loads a run from the store and rebuilds its machine; returns the executions to run again. */
+    const restoreFromStore = (runId: string, parent?: ChildRequest["parent"]) =>
+      Effect.gen(function* () {
+        const snapshot = yield* store.load(runId)
+        const run = snapshot.run
+        const machine = yield* machineFor(runId, run.graph, run.inputs, run.options, parent, run)
+        return { machine, snapshot }
+      })
+
+    const resume: ExecutorShape["resume"] = (runId) =>
+      Effect.gen(function* () {
+        const existing = lives.get(runId)
+        if (existing !== undefined) return handleOf(existing)
+        const { machine, snapshot } = yield* restoreFromStore(runId)
+        if (isFinal(snapshot.run.status)) return yield* finishedHandle(runId, snapshot.run)
+        const restart = machine.restore(snapshot)
+        return yield* launch(machine, restart, { cancelled: false })
+      })
+
+    const finishedHandle = (runId: string, run: { status: RunResult["status"]; outputs: RunResult["outputs"]; cost: number; error?: string }) =>
+      Effect.gen(function* () {
+        const done = yield* Deferred.make<RunResult>()
+        yield* Deferred.succeed(done, {
+          runId,
+          status: run.status,
+          outputs: run.outputs,
+          cost: run.cost,
+          ...(run.error === undefined ? {} : { error: run.error }),
+        })
+        return { runId, events: events(runId, 0), await: Deferred.await(done), cancel: Effect.void } satisfies RunHandle
+      })
+
+    const review: ExecutorShape["review"] = (runId, executionId, decision) =>
+      Effect.gen(function* () {
+        const existing = lives.get(runId)
+        if (existing !== undefined) {
+          if (existing.accepting) {
+            Queue.offerUnsafe(existing.control, { tag: "Decision", executionId, decision })
+            return handleOf(existing)
+          }
+          yield* Deferred.await(existing.done)
+        }
+        const { machine, snapshot } = yield* restoreFromStore(runId)
+        const record = snapshot.executions.find((e) => e.id === executionId)
+        if (record === undefined || record.status !== "REVIEW" || isFinal(snapshot.run.status)) {
+          return yield* Effect.fail(new ReviewNotPending({ runId, executionId }))
+        }
+        const restart = machine.restore(snapshot)
+        const exec = machine.executions.get(executionId)
+        if (exec !== undefined && exec.status === "REVIEW") machine.applyDecision(exec, decision)
+        return yield* launch(machine, restart, { cancelled: false })
+      })
+
+    const cancel: ExecutorShape["cancel"] = (runId) =>
+      Effect.suspend(() => {
+        const live = lives.get(runId)
+        if (live === undefined || live.fiber === undefined) return Effect.void
+        live.token.cancelled = true
+        return Effect.asVoid(Fiber.interrupt(live.fiber))
+      })
+
+    /** Runs a child graph inline in the calling block's fiber, so that interrupting the parent interrupts it (R15). */
+    const runChild = (request: ChildRequest): Effect.Effect<RunResult, Error> =>
+      Effect.gen(function* () {
+        const existing = yield* Effect.result(store.load(request.runId))
+        let machine: RunMachine
+        let restart: ReturnType<RunMachine["restore"]> = []
+        if (existing._tag === "Success") {
+          const snapshot = existing.success
+          if (isFinal(snapshot.run.status)) {
+            for (const [name, values] of Object.entries(snapshot.run.outputs)) {
+              for (const value of values) request.onRunOutput(name, value)
+            }
+            return { runId: request.runId, status: snapshot.run.status, outputs: snapshot.run.outputs, cost: snapshot.run.cost }
+          }
+          const restored = yield* restoreFromStore(request.runId, request.parent)
+          machine = restored.machine
+          restart = machine.restore(snapshot)
+          // Outputs recorded before a restart are replayed, so the parent sees every value.
+          for (const [name, values] of Object.entries(snapshot.run.outputs)) {
+            for (const value of values) request.onRunOutput(name, value)
+          }
+        } else {
+          if (existing.failure._tag === "StoreError") return yield* Effect.fail(existing.failure)
+          machine = yield* prepare(request.graph, { inputs: request.inputs }, request.parent, request.runId)
+        }
+        const live = yield* makeLive(request.runId, request.token)
+        lives.set(request.runId, live)
+        return yield* drive(env, machine, restart, live, request.onRunOutput).pipe(
+          Effect.ensuring(Effect.sync(() => lives.delete(request.runId))),
+        )
+      }).pipe(Effect.mapError((error): Error => error))
+
+    const events: ExecutorShape["events"] = (runId, afterSeq = 0) =>
+      Stream.callback<RunEvent, StoreError>((queue) =>
+        Effect.gen(function* () {
+          const live = lives.get(runId)
+          let last = afterSeq
+          let buffer: Array<RunEvent> | undefined = []
+          let ended = false
+          const push = (event: RunEvent) => {
+            if (ended) return
+            if (isPersisted(event)) {
+              if (event.seq <= last) return
+              last = event.seq
+            }
+            Queue.offerUnsafe(queue, event)
+            if (event.type === "RunStatus" && (isFinal(event.status) || (live !== undefined && event.status === "REVIEW" && !live.accepting))) {
+              ended = true
+              Queue.endUnsafe(queue)
+            }
+          }
+          if (live !== undefined) {
+            const listener = (event: RunEvent) => {
+              if (buffer !== undefined) buffer.push(event)
+              else push(event)
+            }
+            live.listeners.add(listener)
+            yield* Effect.addFinalizer(() => Effect.sync(() => live.listeners.delete(listener)))
+          }
+          const past = yield* store.events(runId, afterSeq)
+          for (const event of past) {
+            if (isPersisted(event) && event.type === "RunStatus" && isFinal(event.status)) {
+              push(event)
+              break
+            }
+            push(event)
+          }
+          const buffered = buffer ?? []
+          buffer = undefined
+          for (const event of buffered) push(event)
+          if (!ended && (live === undefined || !lives.has(runId))) {
+            ended = true
+            Queue.endUnsafe(queue)
+          }
+          return yield* Effect.never
+        }),
+      )
+
+    return {
+      start,
+      run: (graph, options) => Stream.unwrap(Effect.map(start(graph, options), (handle) => handle.events)),
+      execute: (graph, options) => Effect.flatMap(start(graph, options), (handle) => handle.await),
+      resume,
+      review,
+      cancel,
+      events,
+    } satisfies ExecutorShape
+  })
+
+/**
+ * The executor service. Needs a `BlockRegistry` and a `RunStore`; a `GraphLoader` enables sub-graphs.
+ *
+ * @category services
+ */
+export class Executor extends Context.Service<Executor, ExecutorShape>()("@weft/engine/Executor") {
+  /**
+   * The executor. Closing the layer interrupts its runs without cancelling them: they stay resumable.
+   *
+   * @category layers
+   */
+  static readonly layer = (config: ExecutorConfig = {}): Layer.Layer<Executor, never, BlockRegistry | RunStore> =>
+    Layer.effect(Executor, makeExecutor(config))
+}

@@ -1,0 +1,337 @@
+/**
+ * Drives one run: applies block messages to the run machine, commits each batch, publishes its events,
+ * and runs ready executions in their own fibers (retry, timeout, concurrency, review, sub-graphs).
+ */
+import { Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
+import type { AnyBlock, BlockContext, BlockLogger, SubgraphRequest } from "../Block.js"
+import type { GraphLoaderShape } from "../GraphLoader.js"
+import type { Graph } from "../Graph.js"
+import type { RunEvent } from "../RunEvent.js"
+import type { RunStoreShape } from "../RunStore.js"
+import type { Status } from "../Status.js"
+import { AttemptFailure, checkOutput, decodeInput, invoke, retrySchedule } from "./invoke.js"
+import type { ExecState, Message, RunMachine } from "./machine.js"
+
+/** The outcome of a run that stopped. */
+export interface RunResult {
+  readonly runId: string
+  readonly status: Status
+  readonly outputs: Readonly<Record<string, ReadonlyArray<unknown>>>
+  readonly cost: number
+  readonly error?: string
+}
+
+/** Shared by a run and its child runs: set before interrupting, so that interruption means cancellation. */
+export interface CancelToken {
+  cancelled: boolean
+}
+
+/** A run being driven in this process. */
+export interface LiveRun {
+  readonly runId: string
+  readonly token: CancelToken
+  readonly listeners: Set<(event: RunEvent) => void>
+  readonly done: Deferred.Deferred<RunResult>
+  readonly control: Queue.Queue<Message | Control>
+  /** False once the driver has decided to stop: control messages must then go through the store. */
+  accepting: boolean
+}
+
+/** Messages to the driver that do not come from a block fiber. */
+export type Control =
+  | { readonly tag: "Deadline" }
+  | { readonly tag: "Decision"; readonly executionId: string; readonly decision: import("../Block.js").ReviewDecision }
+
+/** What a driver needs from the executor. */
+export interface DriverEnv {
+  readonly store: RunStoreShape
+  readonly loader: GraphLoaderShape | undefined
+  readonly maxConcurrency: number
+  readonly blockSemaphore: (block: AnyBlock) => Semaphore.Semaphore | undefined
+  readonly runChild: (request: ChildRequest) => Effect.Effect<RunResult, Error>
+}
+
+/** A sub-graph run asked for by a block (R15). */
+export interface ChildRequest {
+  readonly runId: string
+  readonly graph: Graph
+  readonly inputs: Readonly<Record<string, unknown>>
+  readonly parent: { readonly runId: string; readonly executionId: string }
+  readonly token: CancelToken
+  readonly onRunOutput: (name: string, value: unknown) => void
+}
+
+const publish = (live: LiveRun, events: ReadonlyArray<RunEvent>) => {
+  if (live.listeners.size === 0) return
+  for (const event of events) for (const listener of live.listeners) listener(event)
+}
+
+const resultOf = (machine: RunMachine): RunResult => ({
+  runId: machine.runId,
+  status: machine.status,
+  outputs: machine.runRecord().outputs,
+  cost: machine.cost,
+  ...(machine.error === undefined ? {} : { error: machine.error }),
+})
+
+/** Commits the machine's current batch, then publishes its events and run outputs. */
+export const commitBatch = (
+  env: DriverEnv,
+  machine: RunMachine,
+  live: LiveRun,
+  onRunOutput?: (name: string, value: unknown) => void,
+) =>
+  Effect.suspend(() => {
+    if (!machine.hasBatch()) return Effect.void
+    const { batch, progress, runOutputs } = machine.takeBatch()
+    const after = Effect.sync(() => {
+      publish(live, batch.events)
+      publish(live, progress)
+      if (onRunOutput !== undefined) for (const [name, value] of runOutputs) onRunOutput(name, value)
+    })
+    return batch.events.length === 0 && batch.executions.length === 0 && batch.run === undefined
+      ? after
+      : Effect.andThen(env.store.commit(machine.runId, batch), after)
+  })
+
+/**
+ * Drives a run until it stops. Interruption means cancellation when `live.token.cancelled` is set
+ * (everything unfinished becomes TERMINATED); otherwise it is a shutdown that leaves the run resumable.
+ */
+export const drive = (
+  env: DriverEnv,
+  machine: RunMachine,
+  restart: ReadonlyArray<ExecState>,
+  live: LiveRun,
+  onRunOutput?: (name: string, value: unknown) => void,
+): Effect.Effect<RunResult> => {
+  const fibers = new Map<string, Fiber.Fiber<void>>()
+  const queue = live.control
+  const limit = machine.options.maxConcurrency ?? env.maxConcurrency
+  const commit = commitBatch(env, machine, live, onRunOutput)
+  const stopFibers = Effect.suspend(() => {
+    const all = [...fibers.values()]
+    fibers.clear()
+    return all.length === 0 ? Effect.void : Fiber.interruptAll(all)
+  })
+
+  const loop = Effect.gen(function* () {
+    if (machine.options.deadlineAt !== undefined) {
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.forkChild(
+        Effect.sleep(Duration.millis(Math.max(0, machine.options.deadlineAt - now))).pipe(
+          Effect.andThen(Effect.sync(() => Queue.offerUnsafe(queue, { tag: "Deadline" }))),
+        ),
+      )
+    }
+    let pending: ReadonlyArray<ExecState> = restart
+    let limitHit: "deadline" | "budget" | undefined
+    while (true) {
+      const started = machine.startReady(limit)
+      yield* commit
+      for (const exec of pending) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live)))
+      for (const exec of started) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live)))
+      pending = []
+      if (machine.isIdle() && Queue.sizeUnsafe(queue) === 0) {
+        live.accepting = false
+        machine.finish()
+        yield* commit
+        break
+      }
+      const messages = yield* Queue.takeAll(queue)
+      machine.now = yield* Clock.currentTimeMillis
+      for (const message of messages) {
+        if (message.tag === "Deadline") {
+          limitHit = "deadline"
+          break
+        }
+        if (message.tag === "Decision") {
+          const exec = machine.executions.get(message.executionId)
+          if (exec?.status === "REVIEW") machine.applyDecision(exec, message.decision)
+          continue
+        }
+        if (machine.handle(message)) fibers.delete(message.exec.id)
+        if (machine.overBudget) {
+          limitHit = "budget"
+          break
+        }
+      }
+      if (limitHit !== undefined) {
+        live.accepting = false
+        yield* stopFibers
+        machine.now = yield* Clock.currentTimeMillis
+        if (limitHit === "deadline") machine.fail("run deadline exceeded", "timed out: the run's deadline passed")
+        else machine.fail(`cost budget ${machine.options.budget} exceeded (spent ${machine.cost})`, "stopped: the run's cost budget was exceeded")
+        yield* commit
+        break
+      }
+    }
+    return resultOf(machine)
+  })
+
+  return loop.pipe(
+    Effect.catch((error) =>
+      // A store failure is a run-level failure (R14). Try to record it; the store may be down.
+      Effect.gen(function* () {
+        live.accepting = false
+        yield* stopFibers
+        machine.now = yield* Clock.currentTimeMillis
+        machine.fail(`run store failed: ${error.message}`, "stopped: the run store failed")
+        yield* Effect.ignore(commit)
+        return resultOf(machine)
+      }),
+    ),
+    Effect.onInterrupt(() =>
+      Effect.gen(function* () {
+        live.accepting = false
+        yield* stopFibers
+        if (!live.token.cancelled) return
+        machine.now = yield* Clock.currentTimeMillis
+        machine.terminate()
+        yield* Effect.ignore(commit)
+      }),
+    ),
+    Effect.tap((result) => Deferred.succeed(live.done, result)),
+    Effect.onInterrupt(() => Deferred.succeed(live.done, resultOf(machine))),
+  )
+}
+
+const log = (exec: ExecState, offer: (m: Message) => void): BlockLogger => {
+  const at =
+    (level: "debug" | "info" | "warn" | "error") =>
+    (message: string, data?: unknown): void =>
+      offer({ tag: "Log", exec, level, message: String(message), data })
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") }
+}
+
+/** Runs one node execution in its own fiber: decode (R3), review gate (R16), attempts with retry (W1) and timeout (W2). */
+const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live: LiveRun): Effect.Effect<void> => {
+  const block = exec.info.block
+  const offer = (message: Message) => {
+    Queue.offerUnsafe(live.control, message)
+  }
+  const body = Effect.suspend(() => {
+    const decoded = decodeInput(block, exec.resolved ?? {})
+    if (!decoded.ok) {
+      offer({ tag: "Failed", exec, error: decoded.message, cost: 0 })
+      return Effect.void
+    }
+    let input = decoded.value
+    if (block.sensitive === true && machine.options.safeMode === true) {
+      const decision = exec.review?.decision
+      if (decision === undefined) {
+        offer({ tag: "Review", exec, payload: input })
+        return Effect.void
+      }
+      if (!decision.approved) {
+        offer({ tag: "Failed", exec, error: `rejected by reviewer${decision.message ? `: ${decision.message}` : ""}`, cost: 0 })
+        return Effect.void
+      }
+      if (typeof decision.data === "object" && decision.data !== null) {
+        input = { ...input, ...(decision.data as Record<string, unknown>) }
+      }
+    }
+    let cost = typeof block.cost === "function" ? block.cost(input) : (block.cost ?? 0)
+    const policy = block.retry
+    const maxAttempts = policy?.maxAttempts ?? 1
+    const firstAttempt = exec.attempts + 1
+    let attempt = exec.attempts
+    let emitted = 0
+    let lastError = ""
+    let subgraphs = 0
+    const logger = log(exec, offer)
+    const subgraph = (request: SubgraphRequest): Stream.Stream<readonly [string, unknown], Error> =>
+      Stream.callback<readonly [string, unknown], Error>((queue) =>
+        Effect.gen(function* () {
+          if (env.loader === undefined) {
+            return yield* Effect.fail(new Error(`no graph loader is configured to load sub-graph ${request.graphId}`))
+          }
+          const graph = yield* env.loader.load(request.graphId, request.version)
+          const result = yield* env.runChild({
+            runId: `${exec.id}.sub${++subgraphs}`,
+            graph,
+            inputs: request.inputs,
+            parent: { runId: machine.runId, executionId: exec.id },
+            token: live.token,
+            onRunOutput: (name, value) => {
+              Queue.offerUnsafe(queue, [name, value] as const)
+            },
+          })
+          if (result.status === "COMPLETED") yield* Queue.end(queue)
+          else
+            yield* Queue.fail(
+              queue,
+              new Error(`sub-graph ${graph.id} ended ${result.status}${result.error ? `: ${result.error}` : ""}`),
+            )
+        }),
+      )
+
+    const oneAttempt = Effect.suspend(() => {
+      attempt++
+      emitted = 0
+      if (attempt > firstAttempt) offer({ tag: "Attempt", exec, attempt, error: lastError })
+      const controller = new AbortController()
+      const ctx: BlockContext = {
+        runId: machine.runId,
+        graphId: machine.graph.id,
+        nodeId: exec.info.node.id,
+        executionId: exec.id,
+        attempt,
+        signal: controller.signal,
+        log: logger,
+        progress: (delta) => offer({ tag: "Progress", exec, delta }),
+        reportCost: (amount) => {
+          if (Number.isFinite(amount)) cost += amount
+        },
+        review: exec.review?.decision,
+        subgraph,
+      }
+      let run = invoke(block, input, ctx, (pin, value) => {
+        const failure = checkOutput(block, pin, value)
+        if (failure !== undefined) return failure
+        emitted++
+        offer({ tag: "Output", exec, pin, value })
+        return undefined
+      })
+      if (block.timeoutMs !== undefined) {
+        const ms = block.timeoutMs
+        run = run.pipe(
+          Effect.timeoutOrElse({
+            duration: Duration.millis(ms),
+            orElse: () => Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true)),
+          }),
+        )
+      }
+      return run.pipe(
+        Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
+        Effect.tapError((failure) =>
+          Effect.sync(() => {
+            lastError = failure.message
+            if (failure.message.startsWith("timed out")) controller.abort()
+          }),
+        ),
+      )
+    })
+    const attempts =
+      maxAttempts > 1 && policy !== undefined
+        ? Effect.retry(oneAttempt, {
+            schedule: retrySchedule(policy),
+            // A retry after outputs were routed would route them twice, so only clean failures retry.
+            while: (failure: AttemptFailure) =>
+              failure.retryable && failure.review === undefined && emitted === 0 && attempt - firstAttempt + 1 < maxAttempts,
+          })
+        : oneAttempt
+    return attempts.pipe(
+      Effect.matchEffect({
+        onSuccess: () => Effect.sync(() => offer({ tag: "Done", exec, cost })),
+        onFailure: (failure) =>
+          Effect.sync(() => {
+            if (failure.review !== undefined) offer({ tag: "Review", exec, payload: failure.review.payload })
+            else offer({ tag: "Failed", exec, error: failure.message, cost })
+          }),
+      }),
+    )
+  })
+  const semaphore = env.blockSemaphore(block)
+  return semaphore === undefined ? body : Semaphore.withPermits(semaphore, 1)(body)
+}

@@ -1,0 +1,205 @@
+/**
+ * Calls a block's `run` once (one attempt) and lifts whatever it returns to a sequence of outputs (R1),
+ * checking each output against its pin's schema (R3) and treating the pin `error` as a failure (R2).
+ */
+import { Duration, Effect, Exit, Schedule, Schema, SchemaAST, Stream } from "effect"
+import type { AnyBlock, BlockContext, RetryPolicy } from "../Block.js"
+import { BlockError, ReviewRequested } from "../Errors.js"
+import { issuesByField } from "../Validation.js"
+
+/** Why an attempt failed, as the executor needs to know it. */
+export class AttemptFailure {
+  constructor(
+    readonly message: string,
+    readonly retryable: boolean,
+    readonly review?: { readonly payload: unknown },
+  ) {}
+}
+
+const messageOf = (error: unknown): string => {
+  if (error instanceof Error) return error.message || error.name
+  if (typeof error === "string") return error
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+/** Classifies anything a block threw or failed with. */
+export const toFailure = (error: unknown, policy: RetryPolicy | undefined): AttemptFailure => {
+  if (error instanceof AttemptFailure) return error
+  if (error instanceof ReviewRequested) return new AttemptFailure("review requested", false, { payload: error.payload })
+  const message = messageOf(error)
+  if (error instanceof BlockError && error.retryable === false) return new AttemptFailure(message, false)
+  const retryable = policy?.retryable === undefined ? true : policy.retryable(message)
+  return new AttemptFailure(message, retryable)
+}
+
+type Validator = (value: unknown) => string | undefined
+
+interface Compiled {
+  readonly decode: (input: unknown) => Exit.Exit<Record<string, unknown>, Schema.SchemaError>
+  readonly outputs: ReadonlyMap<string, Validator | null>
+}
+
+const compiled = new WeakMap<AnyBlock, Compiled>()
+
+const compile = (block: AnyBlock): Compiled => {
+  let entry = compiled.get(block)
+  if (entry !== undefined) return entry
+  const decodeExit = Schema.decodeUnknownExit(block.input as unknown as Schema.Codec<Record<string, unknown>>)
+  const outputs = new Map<string, Validator | null>()
+  for (const [pin, field] of Object.entries(block.output.fields)) {
+    const type = Schema.toType(field as Schema.Top)
+    if (SchemaAST.isUnknown(type.ast) || SchemaAST.isAny(type.ast)) {
+      outputs.set(pin, null)
+      continue
+    }
+    const is = Schema.is(type)
+    const check = Schema.decodeUnknownExit(type)
+    outputs.set(pin, (value) => {
+      if (is(value)) return undefined
+      const exit = check(value, { errors: "all" })
+      if (Exit.isSuccess(exit)) return undefined
+      const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+      return failure !== undefined && failure._tag === "Fail" && failure.error instanceof Schema.SchemaError
+        ? Object.values(issuesByField(failure.error)).join("; ")
+        : "value does not match the pin's schema"
+    })
+  }
+  entry = {
+    decode: (input) => decodeExit(input, { errors: "all" }) as Exit.Exit<Record<string, unknown>, Schema.SchemaError>,
+    outputs,
+  }
+  compiled.set(block, entry)
+  return entry
+}
+
+/**
+ * Decodes an execution's resolved input against the block's input schema (R3). Open-input blocks keep the
+ * pins their schema does not declare.
+ */
+export const decodeInput = (
+  block: AnyBlock,
+  resolved: Record<string, unknown>,
+): { readonly ok: true; readonly value: Record<string, unknown> } | { readonly ok: false; readonly message: string } => {
+  const exit = compile(block).decode(resolved)
+  if (Exit.isSuccess(exit)) {
+    return { ok: true, value: block.openInputs === true ? { ...resolved, ...exit.value } : exit.value }
+  }
+  const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (reason !== undefined && reason._tag === "Fail") {
+    const fields = issuesByField(reason.error)
+    return {
+      ok: false,
+      message: `invalid input: ${Object.entries(fields)
+        .map(([field, message]) => `${field}: ${message}`)
+        .join("; ")}`,
+    }
+  }
+  return { ok: false, message: "invalid input" }
+}
+
+/** Checks one yielded output. Returns a failure for the pin `error`, an unknown pin or a mismatching value. */
+export const checkOutput = (block: AnyBlock, pin: string, value: unknown): AttemptFailure | undefined => {
+  if (pin === "error") return new AttemptFailure(messageOf(value), true)
+  const validator = compile(block).outputs.get(pin)
+  if (validator === undefined) {
+    return block.openOutputs === true
+      ? undefined
+      : new AttemptFailure(`block ${block.id} yielded unknown output pin "${pin}"`, false)
+  }
+  if (validator === null) return undefined
+  const problem = validator(value)
+  return problem === undefined ? undefined : new AttemptFailure(`invalid output on pin "${pin}": ${problem}`, false)
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+
+const isPair = (u: unknown): u is readonly [string, unknown] =>
+  Array.isArray(u) && u.length === 2 && typeof u[0] === "string"
+
+/**
+ * Runs one attempt of a block. `emit` receives each output in order and returns a failure to stop the attempt.
+ */
+export const invoke = (
+  block: AnyBlock,
+  input: Record<string, unknown>,
+  ctx: BlockContext,
+  emit: (pin: string, value: unknown) => AttemptFailure | undefined,
+): Effect.Effect<void, AttemptFailure> => {
+  const policy = block.retry
+  const fail = (error: unknown) => toFailure(error, policy)
+  const emitPair = (pair: unknown): AttemptFailure | undefined =>
+    isPair(pair) ? emit(pair[0], pair[1]) : new AttemptFailure(`block ${block.id} yielded ${messageOf(pair)}, not a [pin, value] pair`, false)
+  const emitRecord = (record: unknown): Effect.Effect<void, AttemptFailure> => {
+    if (record === undefined || record === null) return Effect.void
+    if (!isRecord(record) || Array.isArray(record)) {
+      return Effect.fail(new AttemptFailure(`block ${block.id} returned ${messageOf(record)}, not a { pin: value } record`, false))
+    }
+    for (const key of Object.keys(record)) {
+      const failure = emit(key, record[key])
+      if (failure !== undefined) return Effect.fail(failure)
+    }
+    return Effect.void
+  }
+  return Effect.suspend(() => {
+    let result: unknown
+    try {
+      result = block.run(input, ctx)
+    } catch (error) {
+      return Effect.fail(fail(error))
+    }
+    if (result === undefined || result === null) return Effect.void
+    if (Stream.isStream(result)) {
+      return Stream.runForEach(result as Stream.Stream<unknown, unknown>, (pair) => {
+        const failure = emitPair(pair)
+        return failure === undefined ? Effect.void : Effect.fail(failure)
+      }).pipe(Effect.mapError(fail))
+    }
+    if (Effect.isEffect(result)) {
+      return (result as Effect.Effect<unknown, unknown>).pipe(Effect.mapError(fail), Effect.flatMap(emitRecord))
+    }
+    if (!isRecord(result)) return emitRecord(result)
+    if (typeof (result as { then?: unknown }).then === "function") {
+      return Effect.tryPromise({ try: () => result as unknown as PromiseLike<unknown>, catch: fail }).pipe(Effect.flatMap(emitRecord))
+    }
+    if (Symbol.asyncIterator in result) {
+      const iterable = result as AsyncIterable<unknown>
+      return Effect.tryPromise({
+        try: async () => {
+          for await (const pair of iterable) {
+            const failure = emitPair(pair)
+            if (failure !== undefined) return failure
+            if (ctx.signal.aborted) return undefined
+          }
+          return undefined
+        },
+        catch: fail,
+      }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure))))
+    }
+    if (Symbol.iterator in result) {
+      try {
+        for (const pair of result as Iterable<unknown>) {
+          const failure = emitPair(pair)
+          if (failure !== undefined) return Effect.fail(failure)
+        }
+      } catch (error) {
+        return Effect.fail(fail(error))
+      }
+      return Effect.void
+    }
+    return emitRecord(result)
+  })
+}
+
+/** The retry schedule of a policy (W1): exponential backoff, capped, with jitter unless turned off. */
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, unknown> => {
+  const cap = Duration.millis(policy.maxDelayMs ?? 30_000)
+  const base = Schedule.exponential(Duration.millis(policy.initialDelayMs ?? 200), policy.factor ?? 2)
+  const jittered = policy.jitter === false ? base : Schedule.jittered(base)
+  return jittered.pipe(
+    Schedule.modifyDelay((meta) => Effect.succeed(Duration.min(meta.duration, cap))),
+  ) as Schedule.Schedule<unknown, unknown>
+}

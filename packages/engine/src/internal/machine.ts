@@ -1,0 +1,597 @@
+/**
+ * The run state machine: the readiness rules (R6–R12), statuses (R13, R14) and output routing (R10).
+ *
+ * It is synchronous and owned by one driver fiber per run. Each message from a block fiber is applied in
+ * full before the next, and every change lands in the current batch, which the driver commits to the store
+ * before it publishes events or starts executions (W7).
+ */
+import type { AnyBlock, ReviewDecision } from "../Block.js"
+import { assemble, type PathStep, parsePin, select } from "../DynamicPins.js"
+import { IllegalTransition } from "../Errors.js"
+import type { Graph, Node } from "../Graph.js"
+import type { NodeProgressEvent, PersistedEvent } from "../RunEvent.js"
+import type { CommitBatch, ExecutionRecord, OutputRecord, RunRecord, RunSnapshot } from "../RunStore.js"
+import { canTransition, type Status } from "../Status.js"
+import { ERROR_PIN } from "../Validation.js"
+import { Deque } from "./deque.js"
+
+interface Route {
+  readonly sink: NodeInfo
+  readonly sinkName: string
+  readonly path: ReadonlyArray<PathStep> | undefined
+  readonly isStatic: boolean
+}
+
+/** A node of the running graph, with its links indexed for routing. */
+export interface NodeInfo {
+  readonly node: Node
+  readonly block: AnyBlock
+  /** Sink pin names (dynamic names kept) that have at least one incoming link. */
+  readonly linkedPins: Set<string>
+  /** Outgoing routes by base source pin. */
+  readonly outgoing: Map<string, Array<Route>>
+  /** Per linked pin, the incomplete executions that still lack it, oldest first (R7). */
+  readonly lacking: Map<string, Deque<ExecState>>
+  /** The latest value that arrived on each static link's sink pin (R9). */
+  readonly staticValues: Map<string, unknown>
+  /** Input pins whose values are masked in events. */
+  readonly secretPins: ReadonlyArray<string>
+}
+
+/** A node execution's live state. */
+export interface ExecState {
+  readonly id: string
+  readonly info: NodeInfo
+  readonly order: number
+  status: Status
+  /** Values from linked pins, by sink pin name. */
+  inputs: Record<string, unknown>
+  filled: number
+  /** The resolved input (defaults under linked values, dynamic pins assembled), set when QUEUED. */
+  resolved: Record<string, unknown> | undefined
+  outputCount: number
+  /** Outputs produced by the current run of the block; the first `outputCount` of a re-run are dropped. */
+  produced: number
+  attempts: number
+  cost: number
+  createdAt: number
+  startedAt: number | undefined
+  endedAt: number | undefined
+  error: string | undefined
+  review: { payload: unknown; decision?: ReviewDecision } | undefined
+}
+
+/** What block fibers send to the driver. */
+export type Message =
+  | { readonly tag: "Output"; readonly exec: ExecState; readonly pin: string; readonly value: unknown }
+  | { readonly tag: "Done"; readonly exec: ExecState; readonly cost: number }
+  | { readonly tag: "Failed"; readonly exec: ExecState; readonly error: string; readonly cost: number }
+  | { readonly tag: "Review"; readonly exec: ExecState; readonly payload: unknown }
+  | { readonly tag: "Attempt"; readonly exec: ExecState; readonly attempt: number; readonly error: string }
+  | {
+      readonly tag: "Log"
+      readonly exec: ExecState
+      readonly level: "debug" | "info" | "warn" | "error"
+      readonly message: string
+      readonly data: unknown
+    }
+  | { readonly tag: "Progress"; readonly exec: ExecState; readonly delta: unknown }
+
+type EventBody<E> = E extends unknown ? Omit<E, "runId" | "seq" | "at"> : never
+
+const ACTIVE: ReadonlySet<Status> = new Set<Status>(["INCOMPLETE", "QUEUED", "RUNNING", "REVIEW"])
+
+/** The state of one run. */
+export class RunMachine {
+  readonly nodes = new Map<string, NodeInfo>()
+  readonly executions = new Map<string, ExecState>()
+  readonly ready = new Deque<ExecState>()
+  running = 0
+  seq: number
+  status: Status
+  cost: number
+  error: string | undefined
+  readonly outputs: Record<string, Array<unknown>>
+  /** Set when the run's cost passed its budget (W9). */
+  overBudget = false
+  now: number
+
+  private order = 0
+  private events: Array<PersistedEvent> = []
+  private progress: Array<NodeProgressEvent> = []
+  private dirty = new Set<ExecState>()
+  private newOutputs: Array<OutputRecord> = []
+  private newRunOutputs: Array<readonly [string, unknown]> = []
+  private runDirty = true
+  private readonly createdAt: number
+
+  constructor(
+    readonly runId: string,
+    readonly graph: Graph,
+    readonly runInputs: Readonly<Record<string, unknown>>,
+    readonly options: RunRecord["options"],
+    resolveBlock: (blockId: string) => AnyBlock,
+    readonly parent: { readonly runId: string; readonly executionId: string } | undefined,
+    now: number,
+    previous: RunRecord | undefined,
+  ) {
+    this.now = now
+    this.createdAt = previous?.createdAt ?? now
+    this.seq = previous?.lastSeq ?? 0
+    this.status = previous?.status ?? "QUEUED"
+    this.cost = previous?.cost ?? 0
+    this.error = previous?.error
+    this.outputs = {}
+    for (const [name, values] of Object.entries(previous?.outputs ?? {})) this.outputs[name] = [...values]
+
+    for (const node of graph.nodes) {
+      const block = resolveBlock(node.blockId)
+      const secretPins = [...block.inputPins.values()].filter((p) => p.secret).map((p) => p.name)
+      this.nodes.set(node.id, {
+        node,
+        block,
+        linkedPins: new Set(),
+        outgoing: new Map(),
+        lacking: new Map(),
+        staticValues: new Map(),
+        secretPins,
+      })
+    }
+    for (const link of graph.links) {
+      const source = this.nodes.get(link.sourceId)
+      const sink = this.nodes.get(link.sinkId)
+      if (source === undefined || sink === undefined) continue
+      const parsed = parsePin(link.sourceName)
+      if (typeof parsed === "string") continue
+      const routes = source.outgoing.get(parsed.base) ?? []
+      routes.push({
+        sink,
+        sinkName: link.sinkName,
+        path: parsed.path.length > 0 ? parsed.path : undefined,
+        isStatic: link.isStatic === true || source.block.staticOutput === true,
+      })
+      source.outgoing.set(parsed.base, routes)
+      if (!sink.linkedPins.has(link.sinkName)) {
+        sink.linkedPins.add(link.sinkName)
+        sink.lacking.set(link.sinkName, new Deque())
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events and batches
+
+  private emit(event: EventBody<PersistedEvent>): void {
+    this.events.push({ ...event, runId: this.runId, seq: ++this.seq, at: this.now } as PersistedEvent)
+  }
+
+  private setRunStatus(to: Status, extra: { error?: string } = {}): void {
+    if (this.status !== to && !canTransition(this.status, to)) {
+      throw new IllegalTransition({ entity: `run ${this.runId}`, from: this.status, to })
+    }
+    this.status = to
+    this.runDirty = true
+    const final = to === "COMPLETED" || to === "FAILED" || to === "TERMINATED" || to === "REVIEW"
+    this.emit({
+      type: "RunStatus",
+      status: to,
+      graphId: this.graph.id,
+      ...extra,
+      ...(final ? { outputs: this.outputsSnapshot(), cost: this.cost } : {}),
+    })
+  }
+
+  private setStatus(exec: ExecState, to: Status, extra: Record<string, unknown> = {}): void {
+    if (!canTransition(exec.status, to)) {
+      throw new IllegalTransition({ entity: `execution ${exec.id}`, from: exec.status, to })
+    }
+    exec.status = to
+    this.dirty.add(exec)
+    this.emit({ type: "NodeStatus", executionId: exec.id, nodeId: exec.info.node.id, status: to, ...extra })
+  }
+
+  private outputsSnapshot(): Record<string, ReadonlyArray<unknown>> {
+    const out: Record<string, ReadonlyArray<unknown>> = {}
+    for (const [name, values] of Object.entries(this.outputs)) out[name] = [...values]
+    return out
+  }
+
+  runRecord(): RunRecord {
+    return {
+      id: this.runId,
+      graph: this.graph,
+      inputs: this.runInputs,
+      status: this.status,
+      ...(this.parent === undefined ? {} : { parentRunId: this.parent.runId, parentExecutionId: this.parent.executionId }),
+      createdAt: this.createdAt,
+      updatedAt: this.now,
+      outputs: this.outputsSnapshot(),
+      cost: this.cost,
+      ...(this.error === undefined ? {} : { error: this.error }),
+      lastSeq: this.seq,
+      options: this.options,
+    }
+  }
+
+  private execRecord(exec: ExecState): ExecutionRecord {
+    return {
+      id: exec.id,
+      runId: this.runId,
+      nodeId: exec.info.node.id,
+      blockId: exec.info.block.id,
+      order: exec.order,
+      status: exec.status,
+      inputs: { ...exec.inputs },
+      outputCount: exec.outputCount,
+      attempts: exec.attempts,
+      cost: exec.cost,
+      createdAt: exec.createdAt,
+      ...(exec.startedAt === undefined ? {} : { startedAt: exec.startedAt }),
+      ...(exec.endedAt === undefined ? {} : { endedAt: exec.endedAt }),
+      ...(exec.error === undefined ? {} : { error: exec.error }),
+      ...(exec.review === undefined ? {} : { review: { ...exec.review } }),
+    }
+  }
+
+  /** Whether the current batch holds anything to commit or publish. */
+  hasBatch(): boolean {
+    return this.events.length > 0 || this.progress.length > 0 || this.dirty.size > 0 || this.runDirty
+  }
+
+  /** Takes the changes made since the last call, as one atomic batch, plus the live-only progress events. */
+  takeBatch(): {
+    readonly batch: CommitBatch
+    readonly progress: ReadonlyArray<NodeProgressEvent>
+    readonly runOutputs: ReadonlyArray<readonly [string, unknown]>
+  } {
+    const executions: Array<ExecutionRecord> = []
+    for (const exec of this.dirty) executions.push(this.execRecord(exec))
+    const persisted = this.events.length > 0 || executions.length > 0 || this.newOutputs.length > 0
+    const batch: CommitBatch = {
+      ...(persisted || this.runDirty ? { run: this.runRecord() } : {}),
+      executions,
+      outputs: this.newOutputs,
+      events: this.events,
+    }
+    const progress = this.progress
+    const runOutputs = this.newRunOutputs
+    this.newRunOutputs = []
+    this.events = []
+    this.progress = []
+    this.newOutputs = []
+    this.dirty = new Set()
+    this.runDirty = false
+    return { batch, progress, runOutputs }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Executions
+
+  private createExec(info: NodeInfo, except: string | undefined): ExecState {
+    const order = ++this.order
+    const exec: ExecState = {
+      id: `${this.runId}.${order}`,
+      info,
+      order,
+      status: "INCOMPLETE",
+      inputs: {},
+      filled: 0,
+      resolved: undefined,
+      outputCount: 0,
+      produced: 0,
+      attempts: 0,
+      cost: 0,
+      createdAt: this.now,
+      startedAt: undefined,
+      endedAt: undefined,
+      error: undefined,
+      review: undefined,
+    }
+    this.executions.set(exec.id, exec)
+    this.dirty.add(exec)
+    for (const pin of info.linkedPins) {
+      if (pin === except) continue
+      if (info.staticValues.has(pin)) {
+        exec.inputs[pin] = info.staticValues.get(pin)
+        exec.filled++
+      } else {
+        info.lacking.get(pin)?.push(exec)
+      }
+    }
+    return exec
+  }
+
+  /** The execution's input: node defaults under linked values, dynamic pins assembled, run input for input nodes. */
+  private resolve(exec: ExecState): Record<string, unknown> {
+    const { node, block } = exec.info
+    const merged = node.inputDefault === undefined ? { ...exec.inputs } : { ...node.inputDefault, ...exec.inputs }
+    const resolved = assemble(merged)
+    if (block.kind === "input") {
+      const name = resolved.name
+      if (typeof name === "string" && Object.hasOwn(this.runInputs, name)) resolved.value = this.runInputs[name]
+    }
+    return resolved
+  }
+
+  private masked(exec: ExecState, resolved: Record<string, unknown>): Record<string, unknown> {
+    const secret = exec.info.secretPins
+    if (secret.length === 0) return resolved
+    const copy = { ...resolved }
+    for (const pin of secret) if (copy[pin] !== undefined) copy[pin] = "********"
+    return copy
+  }
+
+  private enqueue(exec: ExecState): void {
+    const resolved = this.resolve(exec)
+    exec.resolved = resolved
+    this.setStatus(exec, "QUEUED", { inputs: this.masked(exec, resolved) })
+    this.ready.push(exec)
+  }
+
+  private fill(exec: ExecState, pin: string, value: unknown): void {
+    if (!Object.hasOwn(exec.inputs, pin)) exec.filled++
+    exec.inputs[pin] = value
+    this.dirty.add(exec)
+    if (exec.filled === exec.info.linkedPins.size) this.enqueue(exec)
+  }
+
+  /** Routes one value to a sink pin (R7, R9). */
+  private deliver(sink: NodeInfo, pin: string, value: unknown, isStatic: boolean): void {
+    if (sink.block.kind === "note") return
+    if (isStatic) sink.staticValues.set(pin, value)
+    const lacking = sink.lacking.get(pin)
+    const target = lacking?.shift() ?? this.createExec(sink, pin)
+    this.fill(target, pin, value)
+    if (isStatic && lacking !== undefined) {
+      for (let other = lacking.shift(); other !== undefined; other = lacking.shift()) this.fill(other, pin, value)
+    }
+  }
+
+  /** Records one output and routes it along every link from its pin (R1, R10, R11). */
+  private output(exec: ExecState, pin: string, value: unknown): void {
+    const index = exec.produced++
+    if (index < exec.outputCount) return // recorded and routed before the worker stopped (W7)
+    exec.outputCount = index + 1
+    this.dirty.add(exec)
+    const nodeId = exec.info.node.id
+    this.emit({ type: "NodeOutput", executionId: exec.id, nodeId, pin, value, index })
+    this.newOutputs.push({ runId: this.runId, executionId: exec.id, nodeId, index, pin, value, seq: this.seq })
+    if (exec.info.block.kind === "output" && pin === "output") {
+      const name = String(exec.resolved?.name ?? nodeId)
+      const list = this.outputs[name] ?? []
+      list.push(value)
+      this.outputs[name] = list
+      this.newRunOutputs.push([name, value])
+      this.runDirty = true
+    }
+    const routes = exec.info.outgoing.get(pin)
+    if (routes === undefined) return
+    for (const route of routes) {
+      const routed = route.path === undefined ? value : select(value, route.path)
+      if (routed === undefined && route.path !== undefined) continue
+      this.deliver(route.sink, route.sinkName, routed, route.isStatic)
+    }
+  }
+
+  /** Applies one message from a block fiber. Returns true when the execution has finished its turn. */
+  handle(message: Message): boolean {
+    const exec = message.exec
+    if (exec.status !== "RUNNING") return false // a late message from an interrupted fiber
+    switch (message.tag) {
+      case "Output":
+        this.output(exec, message.pin, message.value)
+        return false
+      case "Progress":
+        this.progress.push({
+          type: "NodeProgress",
+          runId: this.runId,
+          afterSeq: this.seq,
+          at: this.now,
+          executionId: exec.id,
+          nodeId: exec.info.node.id,
+          delta: message.delta,
+        })
+        return false
+      case "Log":
+        this.emit({
+          type: "NodeLog",
+          executionId: exec.id,
+          nodeId: exec.info.node.id,
+          level: message.level,
+          message: message.message,
+          ...(message.data === undefined ? {} : { data: message.data }),
+        })
+        return false
+      case "Attempt":
+        exec.attempts = message.attempt
+        this.dirty.add(exec)
+        this.emit({
+          type: "NodeAttempt",
+          executionId: exec.id,
+          nodeId: exec.info.node.id,
+          attempt: message.attempt,
+          error: message.error,
+        })
+        return false
+      case "Done":
+        this.addCost(exec, message.cost)
+        exec.endedAt = this.now
+        this.running--
+        this.setStatus(exec, "COMPLETED", exec.cost === 0 ? {} : { cost: exec.cost })
+        return true
+      case "Failed":
+        this.addCost(exec, message.cost)
+        this.output(exec, ERROR_PIN, message.error)
+        exec.error = message.error
+        exec.endedAt = this.now
+        this.running--
+        this.setStatus(exec, "FAILED", { error: message.error })
+        return true
+      case "Review":
+        exec.review = { payload: message.payload }
+        this.running--
+        this.setStatus(exec, "REVIEW")
+        return true
+    }
+  }
+
+  private addCost(exec: ExecState, cost: number): void {
+    if (cost === 0) return
+    exec.cost += cost
+    this.cost += cost
+    this.runDirty = true
+    if (this.options.budget !== undefined && this.cost > this.options.budget) this.overBudget = true
+  }
+
+  /** Moves ready executions to RUNNING, up to the run's concurrency limit (W3). */
+  startReady(limit: number): Array<ExecState> {
+    const started: Array<ExecState> = []
+    while (this.running < limit) {
+      const exec = this.ready.shift()
+      if (exec === undefined) break
+      exec.startedAt = this.now
+      this.running++
+      this.setStatus(exec, "RUNNING")
+      started.push(exec)
+    }
+    return started
+  }
+
+  /** Whether nothing is running or ready: the run can stop. */
+  isIdle(): boolean {
+    return this.running === 0 && this.ready.size === 0
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Run lifecycle
+
+  /** Creates the start executions of a new run (R6): input nodes and nodes with no incoming link. */
+  begin(): void {
+    this.runDirty = true
+    this.setRunStatus("RUNNING")
+    for (const info of this.nodes.values()) {
+      if (info.block.kind === "note") continue
+      if (info.block.kind === "input" || info.linkedPins.size === 0) {
+        const exec = this.createExec(info, undefined)
+        if (info.block.kind === "input") {
+          // An input node starts whatever is linked into it; those pins are no longer awaited.
+          for (const pin of info.linkedPins) info.lacking.get(pin)?.remove(exec)
+        }
+        this.enqueue(exec)
+      }
+    }
+  }
+
+  /**
+   * Rebuilds a run from the store (W7). Finished executions stay finished; executions that were running
+   * are returned to be run again, and their recorded outputs are not routed twice.
+   */
+  restore(snapshot: RunSnapshot): Array<ExecState> {
+    const restart: Array<ExecState> = []
+    for (const record of snapshot.executions) {
+      const info = this.nodes.get(record.nodeId)
+      if (info === undefined) continue
+      this.order = Math.max(this.order, record.order)
+      const exec: ExecState = {
+        id: record.id,
+        info,
+        order: record.order,
+        status: record.status,
+        inputs: { ...record.inputs },
+        filled: 0,
+        resolved: undefined,
+        outputCount: record.outputCount,
+        produced: 0,
+        attempts: record.attempts,
+        cost: record.cost,
+        createdAt: record.createdAt,
+        startedAt: record.startedAt,
+        endedAt: record.endedAt,
+        error: record.error,
+        review: record.review === undefined ? undefined : { ...record.review },
+      }
+      for (const pin of info.linkedPins) if (Object.hasOwn(exec.inputs, pin)) exec.filled++
+      this.executions.set(exec.id, exec)
+      if (exec.status === "INCOMPLETE") {
+        for (const pin of info.linkedPins) if (!Object.hasOwn(exec.inputs, pin)) info.lacking.get(pin)?.push(exec)
+      } else if (exec.status === "QUEUED") {
+        exec.resolved = this.resolve(exec)
+        this.ready.push(exec)
+      } else if (exec.status === "RUNNING") {
+        exec.resolved = this.resolve(exec)
+        restart.push(exec)
+      } else if (exec.status === "REVIEW" && exec.review?.decision !== undefined) {
+        this.enqueue(exec)
+      }
+    }
+    // Static values are the latest value routed on each static link (R9), replayed in output order.
+    for (const output of snapshot.outputs) {
+      const routes = this.nodes.get(output.nodeId)?.outgoing.get(output.pin)
+      if (routes === undefined) continue
+      for (const route of routes) {
+        if (!route.isStatic) continue
+        const value = route.path === undefined ? output.value : select(output.value, route.path)
+        if (value !== undefined || route.path === undefined) route.sink.staticValues.set(route.sinkName, value)
+      }
+    }
+    if (this.status !== "RUNNING") this.setRunStatus("RUNNING")
+    for (const exec of restart) {
+      this.running++
+      exec.attempts++
+      this.dirty.add(exec)
+      this.emit({
+        type: "NodeAttempt",
+        executionId: exec.id,
+        nodeId: exec.info.node.id,
+        attempt: exec.attempts,
+        error: "the previous worker stopped before this execution finished",
+      })
+    }
+    return restart
+  }
+
+  /** Records a reviewer's decision on an execution in REVIEW (R16) and queues it to run again. */
+  applyDecision(exec: ExecState, decision: ReviewDecision): void {
+    exec.review = { payload: exec.review?.payload, decision }
+    this.dirty.add(exec)
+    this.enqueue(exec)
+  }
+
+  /** Ends the run once nothing is left to run (R14): REVIEW if a review is pending, else COMPLETED. */
+  finish(): void {
+    let reviewing = false
+    for (const exec of this.executions.values()) {
+      if (exec.status === "REVIEW") {
+        reviewing = true
+        break
+      }
+    }
+    this.setRunStatus(reviewing ? "REVIEW" : "COMPLETED")
+  }
+
+  /** Cancellation (W4): every unfinished execution and the run become TERMINATED. */
+  terminate(): void {
+    for (const exec of this.executions.values()) {
+      if (ACTIVE.has(exec.status)) {
+        if (exec.status === "RUNNING") exec.endedAt = this.now
+        this.setStatus(exec, "TERMINATED")
+      }
+    }
+    this.running = 0
+    this.setRunStatus("TERMINATED")
+  }
+
+  /** A run-level failure (R14): running executions fail with `execError`, and the run fails with `error`. */
+  fail(error: string, execError: string): void {
+    for (const exec of this.executions.values()) {
+      if (exec.status === "RUNNING" || exec.status === "QUEUED") {
+        exec.error = execError
+        exec.endedAt = this.now
+        this.setStatus(exec, "FAILED", { error: execError })
+      }
+    }
+    this.running = 0
+    this.error = error
+    this.setRunStatus("FAILED", { error })
+  }
+}
