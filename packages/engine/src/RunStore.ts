@@ -31,7 +31,10 @@ export interface RunRecord {
   readonly outputs: Readonly<Record<string, ReadonlyArray<unknown>>>
   readonly cost: number
   readonly error?: string
-  /** The sequence number of the run's last persisted event. */
+  /**
+   * The sequence number of the run's last persisted event. The executor sends the run record only when the
+   * run itself changes, so a store must derive this from its events when it loads a run.
+   */
   readonly lastSeq: number
   /** Execution options that resuming must keep (safe mode, budget, deadline). */
   readonly options: RunOptionsRecord
@@ -124,7 +127,10 @@ export interface RunSnapshot {
  * @category models
  */
 export interface RunStoreShape {
-  /** Applies a batch atomically. The first commit of a run carries its `run` record. */
+  /**
+   * Applies a batch atomically. The first commit of a run carries its `run` record; later ones carry it
+   * only when the run's status, outputs, cost or error changed.
+   */
   readonly commit: (runId: string, batch: CommitBatch) => Effect.Effect<void, StoreError>
   readonly load: (runId: string) => Effect.Effect<RunSnapshot, RunNotFound | StoreError>
   /** Persisted events with `seq > afterSeq`, in order. */
@@ -175,7 +181,8 @@ export const makeMemory = (): RunStoreShape => {
         const entry = runs.get(runId)
         if (entry === undefined) return Effect.fail(new RunNotFound({ runId }))
         const executions = [...entry.executions.values()].sort((a, b) => a.order - b.order)
-        return Effect.succeed({ run: entry.run, executions, outputs: [...entry.outputs] })
+        const run = { ...entry.run, lastSeq: entry.events.length }
+        return Effect.succeed({ run, executions, outputs: [...entry.outputs] })
       }),
     events: (runId, afterSeq) =>
       Effect.sync(() => {

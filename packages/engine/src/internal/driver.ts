@@ -3,7 +3,7 @@
  * and runs ready executions in their own fibers (retry, timeout, concurrency, review, sub-graphs).
  */
 import { Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
-import type { AnyBlock, BlockContext, BlockLogger, SubgraphRequest } from "../Block.js"
+import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphRequest } from "../Block.js"
 import type { GraphLoaderShape } from "../GraphLoader.js"
 import type { Graph } from "../Graph.js"
 import type { RunEvent } from "../RunEvent.js"
@@ -40,7 +40,7 @@ export interface LiveRun {
 /** Messages to the driver that do not come from a block fiber. */
 export type Control =
   | { readonly tag: "Deadline" }
-  | { readonly tag: "Decision"; readonly executionId: string; readonly decision: import("../Block.js").ReviewDecision }
+  | { readonly tag: "Decision"; readonly executionId: string; readonly decision: ReviewDecision }
 
 /** What a driver needs from the executor. */
 export interface DriverEnv {
@@ -129,8 +129,8 @@ export const drive = (
     while (true) {
       const started = machine.startReady(limit)
       yield* commit
-      for (const exec of pending) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live)))
-      for (const exec of started) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live)))
+      for (const exec of pending) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }))
+      for (const exec of started) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }))
       pending = []
       if (machine.isIdle() && Queue.sizeUnsafe(queue) === 0) {
         live.accepting = false
@@ -196,12 +196,58 @@ export const drive = (
   )
 }
 
-const log = (exec: ExecState, offer: (m: Message) => void): BlockLogger => {
-  const at =
-    (level: "debug" | "info" | "warn" | "error") =>
-    (message: string, data?: unknown): void =>
-      offer({ tag: "Log", exec, level, message: String(message), data })
-  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") }
+/**
+ * The context of one attempt. The abort signal and the logger are made on first use: most blocks never
+ * touch them, and a chain of pass-through nodes should not pay for them.
+ */
+class AttemptContext implements BlockContext {
+  private controller: AbortController | undefined
+  private logger: BlockLogger | undefined
+  readonly runId: string
+  readonly graphId: string
+  readonly nodeId: string
+  readonly executionId: string
+  readonly review: ReviewDecision | undefined
+
+  constructor(
+    machine: RunMachine,
+    private readonly exec: ExecState,
+    readonly attempt: number,
+    private readonly offer: (message: Message) => void,
+    readonly subgraph: BlockContext["subgraph"],
+    readonly reportCost: (amount: number) => void,
+  ) {
+    this.runId = machine.runId
+    this.graphId = machine.graph.id
+    this.nodeId = exec.info.node.id
+    this.executionId = exec.id
+    this.review = exec.review?.decision
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController()
+    return this.controller.signal
+  }
+
+  get log(): BlockLogger {
+    if (this.logger === undefined) {
+      const { exec, offer } = this
+      const at =
+        (level: "debug" | "info" | "warn" | "error") =>
+        (message: string, data?: unknown): void =>
+          offer({ tag: "Log", exec, level, message: String(message), data })
+      this.logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") }
+    }
+    return this.logger
+  }
+
+  readonly progress = (delta: unknown): void => this.offer({ tag: "Progress", exec: this.exec, delta })
+
+  /** Aborts the signal; a signal first read after this is already aborted. */
+  abort(): void {
+    this.controller ??= new AbortController()
+    this.controller.abort()
+  }
 }
 
 /** Runs one node execution in its own fiber: decode (R3), review gate (R16), attempts with retry (W1) and timeout (W2). */
@@ -239,7 +285,6 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
     let emitted = 0
     let lastError = ""
     let subgraphs = 0
-    const logger = log(exec, offer)
     const subgraph = (request: SubgraphRequest): Stream.Stream<readonly [string, unknown], Error> =>
       Stream.callback<readonly [string, unknown], Error>((queue) =>
         Effect.gen(function* () {
@@ -270,22 +315,9 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
       attempt++
       emitted = 0
       if (attempt > firstAttempt) offer({ tag: "Attempt", exec, attempt, error: lastError })
-      const controller = new AbortController()
-      const ctx: BlockContext = {
-        runId: machine.runId,
-        graphId: machine.graph.id,
-        nodeId: exec.info.node.id,
-        executionId: exec.id,
-        attempt,
-        signal: controller.signal,
-        log: logger,
-        progress: (delta) => offer({ tag: "Progress", exec, delta }),
-        reportCost: (amount) => {
-          if (Number.isFinite(amount)) cost += amount
-        },
-        review: exec.review?.decision,
-        subgraph,
-      }
+      const ctx = new AttemptContext(machine, exec, attempt, offer, subgraph, (amount) => {
+        if (Number.isFinite(amount)) cost += amount
+      })
       let run = invoke(block, input, ctx, (pin, value) => {
         const failure = checkOutput(block, pin, value)
         if (failure !== undefined) return failure
@@ -298,16 +330,16 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
         run = run.pipe(
           Effect.timeoutOrElse({
             duration: Duration.millis(ms),
-            orElse: () => Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true)),
+            orElse: () => Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true, undefined, true)),
           }),
         )
       }
       return run.pipe(
-        Effect.onInterrupt(() => Effect.sync(() => controller.abort())),
+        Effect.onInterrupt(() => Effect.sync(() => ctx.abort())),
         Effect.tapError((failure) =>
           Effect.sync(() => {
             lastError = failure.message
-            if (failure.message.startsWith("timed out")) controller.abort()
+            if (failure.timedOut) ctx.abort()
           }),
         ),
       )

@@ -13,6 +13,7 @@ export class AttemptFailure {
     readonly message: string,
     readonly retryable: boolean,
     readonly review?: { readonly payload: unknown },
+    readonly timedOut = false,
   ) {}
 }
 

@@ -77,6 +77,8 @@ export type Message =
     }
   | { readonly tag: "Progress"; readonly exec: ExecState; readonly delta: unknown }
 
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({})
+
 type EventBody<E> = E extends unknown ? Omit<E, "runId" | "seq" | "at"> : never
 
 const ACTIVE: ReadonlySet<Status> = new Set<Status>(["INCOMPLETE", "QUEUED", "RUNNING", "REVIEW"])
@@ -162,7 +164,12 @@ export class RunMachine {
   // Events and batches
 
   private emit(event: EventBody<PersistedEvent>): void {
-    this.events.push({ ...event, runId: this.runId, seq: ++this.seq, at: this.now } as PersistedEvent)
+    // Completed in place: one allocation per event on the hot path.
+    const full = event as unknown as { runId: string; seq: number; at: number }
+    full.runId = this.runId
+    full.seq = ++this.seq
+    full.at = this.now
+    this.events.push(event as PersistedEvent)
   }
 
   private setRunStatus(to: Status, extra: { error?: string } = {}): void {
@@ -214,23 +221,24 @@ export class RunMachine {
   }
 
   private execRecord(exec: ExecState): ExecutionRecord {
-    return {
+    const record: { -readonly [K in keyof ExecutionRecord]: ExecutionRecord[K] } = {
       id: exec.id,
       runId: this.runId,
       nodeId: exec.info.node.id,
       blockId: exec.info.block.id,
       order: exec.order,
       status: exec.status,
-      inputs: { ...exec.inputs },
+      inputs: exec.info.linkedPins.size === 0 ? EMPTY : { ...exec.inputs },
       outputCount: exec.outputCount,
       attempts: exec.attempts,
       cost: exec.cost,
       createdAt: exec.createdAt,
-      ...(exec.startedAt === undefined ? {} : { startedAt: exec.startedAt }),
-      ...(exec.endedAt === undefined ? {} : { endedAt: exec.endedAt }),
-      ...(exec.error === undefined ? {} : { error: exec.error }),
-      ...(exec.review === undefined ? {} : { review: { ...exec.review } }),
     }
+    if (exec.startedAt !== undefined) record.startedAt = exec.startedAt
+    if (exec.endedAt !== undefined) record.endedAt = exec.endedAt
+    if (exec.error !== undefined) record.error = exec.error
+    if (exec.review !== undefined) record.review = { ...exec.review }
+    return record
   }
 
   /** Whether the current batch holds anything to commit or publish. */
@@ -246,13 +254,9 @@ export class RunMachine {
   } {
     const executions: Array<ExecutionRecord> = []
     for (const exec of this.dirty) executions.push(this.execRecord(exec))
-    const persisted = this.events.length > 0 || executions.length > 0 || this.newOutputs.length > 0
-    const batch: CommitBatch = {
-      ...(persisted || this.runDirty ? { run: this.runRecord() } : {}),
-      executions,
-      outputs: this.newOutputs,
-      events: this.events,
-    }
+    const batch: CommitBatch = this.runDirty
+      ? { run: this.runRecord(), executions, outputs: this.newOutputs, events: this.events }
+      : { executions, outputs: this.newOutputs, events: this.events }
     const progress = this.progress
     const runOutputs = this.newRunOutputs
     this.newRunOutputs = []
