@@ -12,7 +12,9 @@ import type { Effect, Stream } from "effect"
 import { Schema, SchemaAST } from "effect"
 
 /** Output pins of a block: the output schema's fields as types. */
-export type OutputPins<O extends Schema.Struct.Fields> = { readonly [K in keyof O & string]: Schema.Schema.Type<O[K]> }
+export type OutputPins<O extends Schema.Struct.Fields> = {
+  readonly [K in keyof O & string]: Schema.Schema.Type<O[K]>
+}
 
 /**
  * One yielded output: a pin name and its value.
@@ -197,8 +199,10 @@ export interface PinInfo {
  *
  * @category models
  */
-export interface Block<I extends Schema.Struct.Fields = Schema.Struct.Fields, O extends Schema.Struct.Fields = Schema.Struct.Fields>
-  extends BlockOptions<I, O> {
+export interface Block<
+  I extends Schema.Struct.Fields = Schema.Struct.Fields,
+  O extends Schema.Struct.Fields = Schema.Struct.Fields,
+> extends BlockOptions<I, O> {
   readonly version: number
   readonly kind: BlockKind
   readonly inputPins: ReadonlyMap<string, PinInfo>

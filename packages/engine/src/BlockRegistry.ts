@@ -59,7 +59,9 @@ export const make = (sets: ReadonlyArray<BlockSet>): Effect.Effect<BlockRegistry
  *
  * @category services
  */
-export class BlockRegistry extends Context.Service<BlockRegistry, BlockRegistryShape>()("@weft/engine/BlockRegistry") {
+export class BlockRegistry extends Context.Service<BlockRegistry, BlockRegistryShape>()(
+  "@weft/engine/BlockRegistry",
+) {
   /**
    * A registry built from block sets.
    *

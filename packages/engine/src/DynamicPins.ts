@@ -87,7 +87,8 @@ export const select = (value: unknown, path: ReadonlyArray<PathStep>): unknown =
       if (!Array.isArray(current)) return undefined
       current = current[step.index]
     } else {
-      if (typeof current !== "object" || current === null || !Object.hasOwn(current, step.key)) return undefined
+      if (typeof current !== "object" || current === null || !Object.hasOwn(current, step.key))
+        return undefined
       current = (current as Record<string, unknown>)[step.key]
     }
   }

@@ -15,7 +15,9 @@ export type ValidationErrors = Record<string, Record<string, string>>
 
 const summarize = (errors: ValidationErrors): string =>
   Object.entries(errors)
-    .flatMap(([node, fields]) => Object.entries(fields).map(([field, message]) => `${node}.${field}: ${message}`))
+    .flatMap(([node, fields]) =>
+      Object.entries(fields).map(([field, message]) => `${node}.${field}: ${message}`),
+    )
     .join("; ")
 
 /**

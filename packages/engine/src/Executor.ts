@@ -20,7 +20,14 @@ import {
 } from "./Errors.js"
 import type { Graph } from "./Graph.js"
 import { GraphLoader } from "./GraphLoader.js"
-import { type CancelToken, type ChildRequest, type DriverEnv, drive, type LiveRun, type RunResult } from "./internal/driver.js"
+import {
+  type CancelToken,
+  type ChildRequest,
+  type DriverEnv,
+  drive,
+  type LiveRun,
+  type RunResult,
+} from "./internal/driver.js"
 import { RunMachine } from "./internal/machine.js"
 import { isPersisted, type RunEvent } from "./RunEvent.js"
 import { type RunOptionsRecord, RunStore } from "./RunStore.js"
@@ -88,7 +95,10 @@ export interface ExecutorShape {
     options?: StartOptions,
   ) => Effect.Effect<RunHandle, GraphInvalid | RunInputInvalid | StoreError>
   /** Starts a run and streams its events until it stops. */
-  readonly run: (graph: Graph, options?: StartOptions) => Stream.Stream<RunEvent, GraphInvalid | RunInputInvalid | StoreError>
+  readonly run: (
+    graph: Graph,
+    options?: StartOptions,
+  ) => Stream.Stream<RunEvent, GraphInvalid | RunInputInvalid | StoreError>
   /** Starts a run and waits for its result. */
   readonly execute: (
     graph: Graph,
@@ -208,7 +218,14 @@ const makeExecutor = (config: ExecutorConfig) =>
         yield* checkGraph(graph, registry)
         const inputs = yield* decodeRunInputs(graph, graphIO(graph, registry), options.inputs ?? {})
         const now = yield* Clock.currentTimeMillis
-        const machine = yield* machineFor(runId, graph, inputs, optionsRecord(options, now), parent, undefined)
+        const machine = yield* machineFor(
+          runId,
+          graph,
+          inputs,
+          optionsRecord(options, now),
+          parent,
+          undefined,
+        )
         machine.begin()
         const { batch } = machine.takeBatch()
         yield* store.commit(runId, batch)
@@ -240,7 +257,10 @@ const makeExecutor = (config: ExecutorConfig) =>
         return yield* launch(machine, restart, { cancelled: false })
       })
 
-    const finishedHandle = (runId: string, run: { status: RunResult["status"]; outputs: RunResult["outputs"]; cost: number; error?: string }) =>
+    const finishedHandle = (
+      runId: string,
+      run: { status: RunResult["status"]; outputs: RunResult["outputs"]; cost: number; error?: string },
+    ) =>
       Effect.gen(function* () {
         const done = yield* Deferred.make<RunResult>()
         yield* Deferred.succeed(done, {
@@ -250,7 +270,12 @@ const makeExecutor = (config: ExecutorConfig) =>
           cost: run.cost,
           ...(run.error === undefined ? {} : { error: run.error }),
         })
-        return { runId, events: events(runId, 0), await: Deferred.await(done), cancel: Effect.void } satisfies RunHandle
+        return {
+          runId,
+          events: events(runId, 0),
+          await: Deferred.await(done),
+          cancel: Effect.void,
+        } satisfies RunHandle
       })
 
     const review: ExecutorShape["review"] = (runId, executionId, decision) =>
@@ -294,7 +319,12 @@ const makeExecutor = (config: ExecutorConfig) =>
             for (const [name, values] of Object.entries(snapshot.run.outputs)) {
               for (const value of values) request.onRunOutput(name, value)
             }
-            return { runId: request.runId, status: snapshot.run.status, outputs: snapshot.run.outputs, cost: snapshot.run.cost }
+            return {
+              runId: request.runId,
+              status: snapshot.run.status,
+              outputs: snapshot.run.outputs,
+              cost: snapshot.run.cost,
+            }
           }
           const restored = yield* restoreFromStore(request.runId, request.parent)
           machine = restored.machine
@@ -328,7 +358,10 @@ const makeExecutor = (config: ExecutorConfig) =>
               last = event.seq
             }
             Queue.offerUnsafe(queue, event)
-            if (event.type === "RunStatus" && (isFinal(event.status) || (live !== undefined && event.status === "REVIEW" && !live.accepting))) {
+            if (
+              event.type === "RunStatus" &&
+              (isFinal(event.status) || (live !== undefined && event.status === "REVIEW" && !live.accepting))
+            ) {
               ended = true
               Queue.endUnsafe(queue)
             }
@@ -382,6 +415,7 @@ export class Executor extends Context.Service<Executor, ExecutorShape>()("@weft/
    *
    * @category layers
    */
-  static readonly layer = (config: ExecutorConfig = {}): Layer.Layer<Executor, never, BlockRegistry | RunStore> =>
-    Layer.effect(Executor, makeExecutor(config))
+  static readonly layer = (
+    config: ExecutorConfig = {},
+  ): Layer.Layer<Executor, never, BlockRegistry | RunStore> => Layer.effect(Executor, makeExecutor(config))
 }

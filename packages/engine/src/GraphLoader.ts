@@ -28,7 +28,11 @@ export const fromGraphs = (graphs: ReadonlyArray<Graph>): GraphLoaderShape => ({
       let found: Graph | undefined
       for (const graph of graphs) {
         if (graph.id !== graphId) continue
-        if (version !== undefined ? graph.version === version : found === undefined || graph.version > found.version) {
+        if (
+          version !== undefined
+            ? graph.version === version
+            : found === undefined || graph.version > found.version
+        ) {
           found = graph
         }
       }
@@ -43,7 +47,9 @@ export const fromGraphs = (graphs: ReadonlyArray<Graph>): GraphLoaderShape => ({
  *
  * @category services
  */
-export class GraphLoader extends Context.Service<GraphLoader, GraphLoaderShape>()("@weft/engine/GraphLoader") {
+export class GraphLoader extends Context.Service<GraphLoader, GraphLoaderShape>()(
+  "@weft/engine/GraphLoader",
+) {
   /**
    * A loader over a fixed list of graphs.
    *

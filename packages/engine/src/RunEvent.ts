@@ -91,7 +91,12 @@ export interface NodeLogEvent extends Base {
  *
  * @category models
  */
-export type PersistedEvent = RunStatusEvent | NodeStatusEvent | NodeOutputEvent | NodeAttemptEvent | NodeLogEvent
+export type PersistedEvent =
+  | RunStatusEvent
+  | NodeStatusEvent
+  | NodeOutputEvent
+  | NodeAttemptEvent
+  | NodeLogEvent
 
 /**
  * A progress delta (e.g. an LLM token). Live only: not persisted and without a sequence number (W5).

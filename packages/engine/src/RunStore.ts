@@ -134,7 +134,10 @@ export interface RunStoreShape {
   readonly commit: (runId: string, batch: CommitBatch) => Effect.Effect<void, StoreError>
   readonly load: (runId: string) => Effect.Effect<RunSnapshot, RunNotFound | StoreError>
   /** Persisted events with `seq > afterSeq`, in order. */
-  readonly events: (runId: string, afterSeq: number) => Effect.Effect<ReadonlyArray<PersistedEvent>, StoreError>
+  readonly events: (
+    runId: string,
+    afterSeq: number,
+  ) => Effect.Effect<ReadonlyArray<PersistedEvent>, StoreError>
   /** Runs whose status is not final: the candidates for resuming. */
   readonly unfinished: () => Effect.Effect<ReadonlyArray<RunRecord>, StoreError>
 }
@@ -167,7 +170,8 @@ export const makeMemory = (): RunStoreShape => {
         // Contiguity is the store's promise (W6): refuse a batch that would leave a gap or a repeat.
         let expected = entry.events.length + 1
         for (const event of batch.events) {
-          if (event.seq !== expected) return fail("commit", `run ${runId}: event seq ${event.seq}, expected ${expected}`)
+          if (event.seq !== expected)
+            return fail("commit", `run ${runId}: event seq ${event.seq}, expected ${expected}`)
           expected++
         }
         if (batch.run !== undefined) entry.run = batch.run

@@ -10,7 +10,15 @@ import { Schema } from "effect"
  *
  * @category models
  */
-export const Status = Schema.Literals(["INCOMPLETE", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "TERMINATED", "REVIEW"])
+export const Status = Schema.Literals([
+  "INCOMPLETE",
+  "QUEUED",
+  "RUNNING",
+  "COMPLETED",
+  "FAILED",
+  "TERMINATED",
+  "REVIEW",
+])
 /** @category models */
 export type Status = typeof Status.Type
 

@@ -43,7 +43,12 @@ export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "
     const source = nodes.get(link.sourceId)
     const sink = nodes.get(link.sinkId)
     if (source === undefined && sink === undefined) {
-      put(errors, GRAPH_KEY, `link ${link.sourceId}.${link.sourceName}→${link.sinkId}.${link.sinkName}`, "neither node exists")
+      put(
+        errors,
+        GRAPH_KEY,
+        `link ${link.sourceId}.${link.sourceName}→${link.sinkId}.${link.sinkName}`,
+        "neither node exists",
+      )
       continue
     }
     if (source === undefined) {
@@ -62,11 +67,20 @@ export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "
       sourcePin.base !== ERROR_PIN &&
       !source.block.outputPins.has(sourcePin.base)
     ) {
-      put(errors, link.sourceId, link.sourceName, `block ${source.block.id} has no output pin "${sourcePin.base}"`)
+      put(
+        errors,
+        link.sourceId,
+        link.sourceName,
+        `block ${source.block.id} has no output pin "${sourcePin.base}"`,
+      )
     }
     const sinkPin = parsePin(link.sinkName)
     if (typeof sinkPin === "string") put(errors, link.sinkId, link.sinkName, sinkPin)
-    else if (sink.block !== undefined && sink.block.openInputs !== true && !sink.block.inputPins.has(sinkPin.base)) {
+    else if (
+      sink.block !== undefined &&
+      sink.block.openInputs !== true &&
+      !sink.block.inputPins.has(sinkPin.base)
+    ) {
       put(errors, link.sinkId, link.sinkName, `block ${sink.block.id} has no input pin "${sinkPin.base}"`)
     }
     const set = linked.get(link.sinkId) ?? new Set<string>()
@@ -90,7 +104,8 @@ export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "
       if (typeof name === "string" && name !== "") {
         const seen = ioNames[block.kind]
         const other = seen.get(name)
-        if (other !== undefined) put(errors, node.id, "name", `${block.kind} name "${name}" is also used by node ${other}`)
+        if (other !== undefined)
+          put(errors, node.id, "name", `${block.kind} name "${name}" is also used by node ${other}`)
         else seen.set(name, node.id)
       }
     }
@@ -109,7 +124,9 @@ export const checkGraph = (
 ): Effect.Effect<void, GraphInvalid> =>
   Effect.suspend(() => {
     const errors = validateGraph(graph, registry)
-    return Object.keys(errors).length === 0 ? Effect.void : Effect.fail(new GraphInvalid({ graphId: graph.id, errors }))
+    return Object.keys(errors).length === 0
+      ? Effect.void
+      : Effect.fail(new GraphInvalid({ graphId: graph.id, errors }))
   })
 
 /**
@@ -139,9 +156,10 @@ const ioFields = (
     const valueField = block.input.fields.value ?? Schema.Unknown
     const base = Schema.toType(valueField as Schema.Top) as Schema.Top
     const hasDefault = node.inputDefault?.value !== undefined
-    const annotated = typeof node.inputDefault?.description === "string"
-      ? base.annotate({ description: node.inputDefault.description })
-      : base
+    const annotated =
+      typeof node.inputDefault?.description === "string"
+        ? base.annotate({ description: node.inputDefault.description })
+        : base
     fields[name] = kind === "input" && hasDefault ? Schema.optionalKey(annotated) : annotated
   }
   return fields

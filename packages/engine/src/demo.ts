@@ -5,13 +5,20 @@ import { Schema } from "effect"
 import { Block, type Graph, runGraph } from "./index.js"
 
 const Input = Block.make({
-  id: "demo/input", title: "Input", description: "A graph input.", categories: ["io"], kind: "input",
+  id: "demo/input",
+  title: "Input",
+  description: "A graph input.",
+  categories: ["io"],
+  kind: "input",
   input: Schema.Struct({ name: Schema.String, value: Schema.optional(Schema.String) }),
   output: Schema.Struct({ result: Schema.String }),
   run: ({ value }) => ({ result: value ?? "" }),
 })
 const Split = Block.make({
-  id: "demo/split", title: "Split words", description: "Yields each word.", categories: ["text"],
+  id: "demo/split",
+  title: "Split words",
+  description: "Yields each word.",
+  categories: ["text"],
   input: Schema.Struct({ text: Schema.String }),
   output: Schema.Struct({ word: Schema.String }),
   async *run({ text }) {
@@ -19,20 +26,29 @@ const Split = Block.make({
   },
 })
 const Upper = Block.make({
-  id: "demo/upper", title: "Upper case", description: "Upper-cases a text.", categories: ["text"],
+  id: "demo/upper",
+  title: "Upper case",
+  description: "Upper-cases a text.",
+  categories: ["text"],
   input: Schema.Struct({ text: Schema.String }),
   output: Schema.Struct({ result: Schema.String }),
   run: ({ text }) => ({ result: text.toUpperCase() }),
 })
 const Output = Block.make({
-  id: "demo/output", title: "Output", description: "A graph output.", categories: ["io"], kind: "output",
+  id: "demo/output",
+  title: "Output",
+  description: "A graph output.",
+  categories: ["io"],
+  kind: "output",
   input: Schema.Struct({ name: Schema.String, value: Schema.Unknown }),
   output: Schema.Struct({ output: Schema.Unknown }),
   run: ({ value }) => ({ output: value }),
 })
 
 const graph: Graph = {
-  id: "demo", version: 1, name: "Shout every word",
+  id: "demo",
+  version: 1,
+  name: "Shout every word",
   nodes: [
     { id: "in", blockId: "demo/input", inputDefault: { name: "text" } },
     { id: "split", blockId: "demo/split" },
@@ -49,6 +65,9 @@ const graph: Graph = {
 const result = await runGraph(graph, {
   blocks: [Block.set("demo", [Input, Split, Upper, Output])],
   inputs: { text: "weft runs agent graphs" },
-  onEvent: (e) => console.log(`#${"seq" in e ? e.seq : "-"} ${e.type} ${"status" in e ? e.status : ""} ${"pin" in e ? `${e.nodeId}.${e.pin} = ${JSON.stringify(e.value)}` : "nodeId" in e ? e.nodeId : ""}`),
+  onEvent: (e) =>
+    console.log(
+      `#${"seq" in e ? e.seq : "-"} ${e.type} ${"status" in e ? e.status : ""} ${"pin" in e ? `${e.nodeId}.${e.pin} = ${JSON.stringify(e.value)}` : "nodeId" in e ? e.nodeId : ""}`,
+    ),
 })
 console.log(`\nrun ${result.status}:`, JSON.stringify(result.outputs))

@@ -10,6 +10,7 @@ import {
   type Graph,
   GraphLoader,
   type Link,
+  makeMemory,
   type Node,
   type PersistedEvent,
   type RunEvent,
@@ -17,7 +18,6 @@ import {
   RunStore,
   type RunStoreShape,
   type StartOptions,
-  makeMemory,
 } from "../src/index.js"
 
 export const Input = Block.make({
@@ -181,8 +181,7 @@ export const Count = Block.make({
   categories: ["iteration"],
   input: Schema.Struct({ count: Schema.Number }),
   output: Schema.Struct({ n: Schema.Number }),
-  run: ({ count }) =>
-    Stream.fromIterable(Array.from({ length: count }, (_, i) => ["n", i + 1] as const)),
+  run: ({ count }) => Stream.fromIterable(Array.from({ length: count }, (_, i) => ["n", i + 1] as const)),
 })
 
 /** Ends the run with a failed effect. */
@@ -279,7 +278,11 @@ export const harness = (
 export const execute = async (
   g: Graph,
   options: StartOptions & { readonly harness?: Harness } = {},
-): Promise<{ readonly result: RunResult; readonly events: ReadonlyArray<RunEvent>; readonly store: RunStoreShape }> => {
+): Promise<{
+  readonly result: RunResult
+  readonly events: ReadonlyArray<RunEvent>
+  readonly store: RunStoreShape
+}> => {
   const h = options.harness ?? harness()
   return h.run(
     Effect.gen(function* () {
@@ -297,7 +300,11 @@ export const persisted = (events: ReadonlyArray<RunEvent>): ReadonlyArray<Persis
   events.filter((e): e is PersistedEvent => e.type !== "NodeProgress")
 
 /** The values output on `pin` by node `nodeId`, in order. */
-export const outputsOf = (events: ReadonlyArray<RunEvent>, nodeId: string, pin: string): ReadonlyArray<unknown> =>
+export const outputsOf = (
+  events: ReadonlyArray<RunEvent>,
+  nodeId: string,
+  pin: string,
+): ReadonlyArray<unknown> =>
   events.flatMap((e) => (e.type === "NodeOutput" && e.nodeId === nodeId && e.pin === pin ? [e.value] : []))
 
 /** How many executions of `nodeId` reached `status`. */

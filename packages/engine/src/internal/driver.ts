@@ -4,8 +4,8 @@
  */
 import { Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
 import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphRequest } from "../Block.js"
-import type { GraphLoaderShape } from "../GraphLoader.js"
 import type { Graph } from "../Graph.js"
+import type { GraphLoaderShape } from "../GraphLoader.js"
 import type { RunEvent } from "../RunEvent.js"
 import type { RunStoreShape } from "../RunStore.js"
 import type { Status } from "../Status.js"
@@ -129,8 +129,16 @@ export const drive = (
     while (true) {
       const started = machine.startReady(limit)
       yield* commit
-      for (const exec of pending) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }))
-      for (const exec of started) fibers.set(exec.id, yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }))
+      for (const exec of pending)
+        fibers.set(
+          exec.id,
+          yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }),
+        )
+      for (const exec of started)
+        fibers.set(
+          exec.id,
+          yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }),
+        )
       pending = []
       if (machine.isIdle() && Queue.sizeUnsafe(queue) === 0) {
         live.accepting = false
@@ -160,8 +168,13 @@ export const drive = (
         live.accepting = false
         yield* stopFibers
         machine.now = yield* Clock.currentTimeMillis
-        if (limitHit === "deadline") machine.fail("run deadline exceeded", "timed out: the run's deadline passed")
-        else machine.fail(`cost budget ${machine.options.budget} exceeded (spent ${machine.cost})`, "stopped: the run's cost budget was exceeded")
+        if (limitHit === "deadline")
+          machine.fail("run deadline exceeded", "timed out: the run's deadline passed")
+        else
+          machine.fail(
+            `cost budget ${machine.options.budget} exceeded (spent ${machine.cost})`,
+            "stopped: the run's cost budget was exceeded",
+          )
         yield* commit
         break
       }
@@ -251,7 +264,12 @@ class AttemptContext implements BlockContext {
 }
 
 /** Runs one node execution in its own fiber: decode (R3), review gate (R16), attempts with retry (W1) and timeout (W2). */
-const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live: LiveRun): Effect.Effect<void> => {
+const runExecution = (
+  env: DriverEnv,
+  machine: RunMachine,
+  exec: ExecState,
+  live: LiveRun,
+): Effect.Effect<void> => {
   const block = exec.info.block
   const offer = (message: Message) => {
     Queue.offerUnsafe(live.control, message)
@@ -270,7 +288,12 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
         return Effect.void
       }
       if (!decision.approved) {
-        offer({ tag: "Failed", exec, error: `rejected by reviewer${decision.message ? `: ${decision.message}` : ""}`, cost: 0 })
+        offer({
+          tag: "Failed",
+          exec,
+          error: `rejected by reviewer${decision.message ? `: ${decision.message}` : ""}`,
+          cost: 0,
+        })
         return Effect.void
       }
       if (typeof decision.data === "object" && decision.data !== null) {
@@ -289,7 +312,9 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
       Stream.callback<readonly [string, unknown], Error>((queue) =>
         Effect.gen(function* () {
           if (env.loader === undefined) {
-            return yield* Effect.fail(new Error(`no graph loader is configured to load sub-graph ${request.graphId}`))
+            return yield* Effect.fail(
+              new Error(`no graph loader is configured to load sub-graph ${request.graphId}`),
+            )
           }
           const graph = yield* env.loader.load(request.graphId, request.version)
           const result = yield* env.runChild({
@@ -306,7 +331,9 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
           else
             yield* Queue.fail(
               queue,
-              new Error(`sub-graph ${graph.id} ended ${result.status}${result.error ? `: ${result.error}` : ""}`),
+              new Error(
+                `sub-graph ${graph.id} ended ${result.status}${result.error ? `: ${result.error}` : ""}`,
+              ),
             )
         }),
       )
@@ -350,7 +377,10 @@ const runExecution = (env: DriverEnv, machine: RunMachine, exec: ExecState, live
             schedule: retrySchedule(policy),
             // A retry after outputs were routed would route them twice, so only clean failures retry.
             while: (failure: AttemptFailure) =>
-              failure.retryable && failure.review === undefined && emitted === 0 && attempt - firstAttempt + 1 < maxAttempts,
+              failure.retryable &&
+              failure.review === undefined &&
+              emitted === 0 &&
+              attempt - firstAttempt + 1 < maxAttempts,
           })
         : oneAttempt
     return attempts.pipe(

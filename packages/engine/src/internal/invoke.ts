@@ -30,7 +30,8 @@ const messageOf = (error: unknown): string => {
 /** Classifies anything a block threw or failed with. */
 export const toFailure = (error: unknown, policy: RetryPolicy | undefined): AttemptFailure => {
   if (error instanceof AttemptFailure) return error
-  if (error instanceof ReviewRequested) return new AttemptFailure("review requested", false, { payload: error.payload })
+  if (error instanceof ReviewRequested)
+    return new AttemptFailure("review requested", false, { payload: error.payload })
   const message = messageOf(error)
   if (error instanceof BlockError && error.retryable === false) return new AttemptFailure(message, false)
   const retryable = policy?.retryable === undefined ? true : policy.retryable(message)
@@ -70,7 +71,8 @@ const compile = (block: AnyBlock): Compiled => {
     })
   }
   entry = {
-    decode: (input) => decodeExit(input, { errors: "all" }) as Exit.Exit<Record<string, unknown>, Schema.SchemaError>,
+    decode: (input) =>
+      decodeExit(input, { errors: "all" }) as Exit.Exit<Record<string, unknown>, Schema.SchemaError>,
     outputs,
   }
   compiled.set(block, entry)
@@ -84,7 +86,9 @@ const compile = (block: AnyBlock): Compiled => {
 export const decodeInput = (
   block: AnyBlock,
   resolved: Record<string, unknown>,
-): { readonly ok: true; readonly value: Record<string, unknown> } | { readonly ok: false; readonly message: string } => {
+):
+  | { readonly ok: true; readonly value: Record<string, unknown> }
+  | { readonly ok: false; readonly message: string } => {
   const exit = compile(block).decode(resolved)
   if (Exit.isSuccess(exit)) {
     return { ok: true, value: block.openInputs === true ? { ...resolved, ...exit.value } : exit.value }
@@ -113,7 +117,9 @@ export const checkOutput = (block: AnyBlock, pin: string, value: unknown): Attem
   }
   if (validator === null) return undefined
   const problem = validator(value)
-  return problem === undefined ? undefined : new AttemptFailure(`invalid output on pin "${pin}": ${problem}`, false)
+  return problem === undefined
+    ? undefined
+    : new AttemptFailure(`invalid output on pin "${pin}": ${problem}`, false)
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
@@ -133,11 +139,18 @@ export const invoke = (
   const policy = block.retry
   const fail = (error: unknown) => toFailure(error, policy)
   const emitPair = (pair: unknown): AttemptFailure | undefined =>
-    isPair(pair) ? emit(pair[0], pair[1]) : new AttemptFailure(`block ${block.id} yielded ${messageOf(pair)}, not a [pin, value] pair`, false)
+    isPair(pair)
+      ? emit(pair[0], pair[1])
+      : new AttemptFailure(`block ${block.id} yielded ${messageOf(pair)}, not a [pin, value] pair`, false)
   const emitRecord = (record: unknown): Effect.Effect<void, AttemptFailure> => {
     if (record === undefined || record === null) return Effect.void
     if (!isRecord(record) || Array.isArray(record)) {
-      return Effect.fail(new AttemptFailure(`block ${block.id} returned ${messageOf(record)}, not a { pin: value } record`, false))
+      return Effect.fail(
+        new AttemptFailure(
+          `block ${block.id} returned ${messageOf(record)}, not a { pin: value } record`,
+          false,
+        ),
+      )
     }
     for (const key of Object.keys(record)) {
       const failure = emit(key, record[key])
@@ -160,11 +173,16 @@ export const invoke = (
       }).pipe(Effect.mapError(fail))
     }
     if (Effect.isEffect(result)) {
-      return (result as Effect.Effect<unknown, unknown>).pipe(Effect.mapError(fail), Effect.flatMap(emitRecord))
+      return (result as Effect.Effect<unknown, unknown>).pipe(
+        Effect.mapError(fail),
+        Effect.flatMap(emitRecord),
+      )
     }
     if (!isRecord(result)) return emitRecord(result)
     if (typeof (result as { then?: unknown }).then === "function") {
-      return Effect.tryPromise({ try: () => result as unknown as PromiseLike<unknown>, catch: fail }).pipe(Effect.flatMap(emitRecord))
+      return Effect.tryPromise({ try: () => result as unknown as PromiseLike<unknown>, catch: fail }).pipe(
+        Effect.flatMap(emitRecord),
+      )
     }
     if (Symbol.asyncIterator in result) {
       const iterable = result as AsyncIterable<unknown>

@@ -209,7 +209,9 @@ export class RunMachine {
       graph: this.graph,
       inputs: this.runInputs,
       status: this.status,
-      ...(this.parent === undefined ? {} : { parentRunId: this.parent.runId, parentExecutionId: this.parent.executionId }),
+      ...(this.parent === undefined
+        ? {}
+        : { parentRunId: this.parent.runId, parentExecutionId: this.parent.executionId }),
       createdAt: this.createdAt,
       updatedAt: this.now,
       outputs: this.outputsSnapshot(),
@@ -308,11 +310,13 @@ export class RunMachine {
   /** The execution's input: node defaults under linked values, dynamic pins assembled, run input for input nodes. */
   private resolve(exec: ExecState): Record<string, unknown> {
     const { node, block } = exec.info
-    const merged = node.inputDefault === undefined ? { ...exec.inputs } : { ...node.inputDefault, ...exec.inputs }
+    const merged =
+      node.inputDefault === undefined ? { ...exec.inputs } : { ...node.inputDefault, ...exec.inputs }
     const resolved = assemble(merged)
     if (block.kind === "input") {
       const name = resolved.name
-      if (typeof name === "string" && Object.hasOwn(this.runInputs, name)) resolved.value = this.runInputs[name]
+      if (typeof name === "string" && Object.hasOwn(this.runInputs, name))
+        resolved.value = this.runInputs[name]
     }
     return resolved
   }
@@ -347,7 +351,8 @@ export class RunMachine {
     const target = lacking?.shift() ?? this.createExec(sink, pin)
     this.fill(target, pin, value)
     if (isStatic && lacking !== undefined) {
-      for (let other = lacking.shift(); other !== undefined; other = lacking.shift()) this.fill(other, pin, value)
+      for (let other = lacking.shift(); other !== undefined; other = lacking.shift())
+        this.fill(other, pin, value)
     }
   }
 
@@ -359,7 +364,15 @@ export class RunMachine {
     this.dirty.add(exec)
     const nodeId = exec.info.node.id
     this.emit({ type: "NodeOutput", executionId: exec.id, nodeId, pin, value, index })
-    this.newOutputs.push({ runId: this.runId, executionId: exec.id, nodeId, index, pin, value, seq: this.seq })
+    this.newOutputs.push({
+      runId: this.runId,
+      executionId: exec.id,
+      nodeId,
+      index,
+      pin,
+      value,
+      seq: this.seq,
+    })
     if (exec.info.block.kind === "output" && pin === "output") {
       const name = String(exec.resolved?.name ?? nodeId)
       const list = this.outputs[name] ?? []
@@ -517,7 +530,8 @@ export class RunMachine {
       for (const pin of info.linkedPins) if (Object.hasOwn(exec.inputs, pin)) exec.filled++
       this.executions.set(exec.id, exec)
       if (exec.status === "INCOMPLETE") {
-        for (const pin of info.linkedPins) if (!Object.hasOwn(exec.inputs, pin)) info.lacking.get(pin)?.push(exec)
+        for (const pin of info.linkedPins)
+          if (!Object.hasOwn(exec.inputs, pin)) info.lacking.get(pin)?.push(exec)
       } else if (exec.status === "QUEUED") {
         exec.resolved = this.resolve(exec)
         this.ready.push(exec)
@@ -535,7 +549,8 @@ export class RunMachine {
       for (const route of routes) {
         if (!route.isStatic) continue
         const value = route.path === undefined ? output.value : select(output.value, route.path)
-        if (value !== undefined || route.path === undefined) route.sink.staticValues.set(route.sinkName, value)
+        if (value !== undefined || route.path === undefined)
+          route.sink.staticValues.set(route.sinkName, value)
       }
     }
     if (this.status !== "RUNNING") this.setRunStatus("RUNNING")
