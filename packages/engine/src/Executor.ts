@@ -30,7 +30,7 @@ import {
 } from "./internal/driver.js"
 import { RunMachine } from "./internal/machine.js"
 import { isPersisted, type RunEvent } from "./RunEvent.js"
-import { type RunOptionsRecord, RunStore } from "./RunStore.js"
+import { type RunOptionsRecord, type RunSnapshot, RunStore } from "./RunStore.js"
 import { isFinal } from "./Status.js"
 import { checkGraph, decodeRunInputs, graphIO } from "./Validation.js"
 
@@ -315,10 +315,10 @@ const makeExecutor = (config: ExecutorConfig) =>
         let restart: ReturnType<RunMachine["restore"]> = []
         if (existing._tag === "Success") {
           const snapshot = existing.success
+          // Outputs recorded before a restart are replayed in their original order, so the parent's
+          // re-run sees the same sequence and drops what it had already recorded (W7).
+          replayRunOutputs(snapshot, request.onRunOutput)
           if (isFinal(snapshot.run.status)) {
-            for (const [name, values] of Object.entries(snapshot.run.outputs)) {
-              for (const value of values) request.onRunOutput(name, value)
-            }
             return {
               runId: request.runId,
               status: snapshot.run.status,
@@ -329,10 +329,6 @@ const makeExecutor = (config: ExecutorConfig) =>
           const restored = yield* restoreFromStore(request.runId, request.parent)
           machine = restored.machine
           restart = machine.restore(snapshot)
-          // Outputs recorded before a restart are replayed, so the parent sees every value.
-          for (const [name, values] of Object.entries(snapshot.run.outputs)) {
-            for (const value of values) request.onRunOutput(name, value)
-          }
         } else {
           if (existing.failure._tag === "StoreError") return yield* Effect.fail(existing.failure)
           machine = yield* prepare(request.graph, { inputs: request.inputs }, request.parent, request.runId)
@@ -343,6 +339,19 @@ const makeExecutor = (config: ExecutorConfig) =>
           Effect.ensuring(Effect.sync(() => lives.delete(request.runId))),
         )
       }).pipe(Effect.mapError((error): Error => error))
+
+    /** Calls `onRunOutput` for every run output recorded in a snapshot, in the order they were recorded. */
+    const replayRunOutputs = (snapshot: RunSnapshot, onRunOutput: (name: string, value: unknown) => void) => {
+      const nodes = new Map(snapshot.run.graph.nodes.map((n) => [n.id, n]))
+      const executions = new Map(snapshot.executions.map((e) => [e.id, e]))
+      for (const output of snapshot.outputs) {
+        if (output.pin !== "output") continue
+        const node = nodes.get(output.nodeId)
+        if (node === undefined || registry.get(node.blockId)?.kind !== "output") continue
+        const name = executions.get(output.executionId)?.inputs.name ?? node.inputDefault?.name ?? node.id
+        onRunOutput(String(name), output.value)
+      }
+    }
 
     const events: ExecutorShape["events"] = (runId, afterSeq = 0) =>
       Stream.callback<RunEvent, StoreError>((queue) =>
