@@ -88,7 +88,7 @@ export const decodeInput = (
   resolved: Record<string, unknown>,
 ):
   | { readonly ok: true; readonly value: Record<string, unknown> }
-  | { readonly ok: false; readonly message: string } => {
+  | { readonly ok: false; readonly message: string; readonly field?: string } => {
   const exit = compile(block).decode(resolved)
   if (Exit.isSuccess(exit)) {
     return { ok: true, value: block.openInputs === true ? { ...resolved, ...exit.value } : exit.value }
@@ -96,8 +96,10 @@ export const decodeInput = (
   const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
   if (reason !== undefined && reason._tag === "Fail") {
     const fields = issuesByField(reason.error)
+    const first = Object.keys(fields)[0]
     return {
       ok: false,
+      ...(first === undefined ? {} : { field: first }),
       message: `invalid input: ${Object.entries(fields)
         .map(([field, message]) => `${field}: ${message}`)
         .join("; ")}`,
