@@ -125,6 +125,19 @@ interface Live extends LiveRun {
   fiber: Fiber.Fiber<RunResult> | undefined
 }
 
+/**
+ * A random UUID v4. `crypto.randomUUID` exists only in secure contexts (https, localhost), so a page served
+ * over plain http falls back to `crypto.getRandomValues`, which every browser and Node have.
+ */
+const newRunId = (): string => {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID()
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
 const makeExecutor = (config: ExecutorConfig) =>
   Effect.gen(function* () {
     const registry = yield* BlockRegistry
@@ -234,7 +247,7 @@ const makeExecutor = (config: ExecutorConfig) =>
 
     const start: ExecutorShape["start"] = (graph, options = {}) =>
       Effect.gen(function* () {
-        const machine = yield* prepare(graph, options, undefined, options.runId ?? crypto.randomUUID())
+        const machine = yield* prepare(graph, options, undefined, options.runId ?? newRunId())
         return yield* launch(machine, [], { cancelled: false })
       })
 

@@ -42,6 +42,10 @@ export interface NodeStatusEvent extends Base {
   readonly status: Status
   readonly inputs?: Readonly<Record<string, unknown>>
   readonly error?: string
+  /** For FAILED: `BlockFailed`, `BlockTimedOut` or `RetriesExhausted`. */
+  readonly errorTag?: string
+  /** For FAILED: the input field or output pin that was invalid, when one was. */
+  readonly field?: string
   readonly cost?: number
 }
 

@@ -4,13 +4,14 @@
  */
 import { Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
 import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphRequest } from "../Block.js"
+import { BlockFailed, BlockTimedOut, RetriesExhausted } from "../Errors.js"
 import type { Graph } from "../Graph.js"
 import type { GraphLoaderShape } from "../GraphLoader.js"
 import type { RunEvent } from "../RunEvent.js"
 import type { RunStoreShape } from "../RunStore.js"
 import type { Status } from "../Status.js"
 import { AttemptFailure, checkOutput, decodeInput, invoke, retrySchedule } from "./invoke.js"
-import type { ExecState, Message, RunMachine } from "./machine.js"
+import type { ExecState, ExecutionFailure, Message, RunMachine } from "./machine.js"
 
 /** The outcome of a run that stopped. */
 export interface RunResult {
@@ -275,9 +276,17 @@ const runExecution = (
     Queue.offerUnsafe(live.control, message)
   }
   const body = Effect.suspend(() => {
+    const ids = { nodeId: exec.info.node.id, blockId: block.id, executionId: exec.id }
     const decoded = decodeInput(block, exec.resolved ?? {})
     if (!decoded.ok) {
-      offer({ tag: "Failed", exec, error: decoded.message, cost: 0 })
+      const cause = new BlockFailed({
+        ...ids,
+        reason: "InvalidInput",
+        message: decoded.message,
+        ...(decoded.field === undefined ? {} : { field: decoded.field }),
+        retryable: false,
+      })
+      offer({ tag: "Failed", exec, error: decoded.message, cost: 0, cause })
       return Effect.void
     }
     let input = decoded.value
@@ -357,7 +366,8 @@ const runExecution = (
         run = run.pipe(
           Effect.timeoutOrElse({
             duration: Duration.millis(ms),
-            orElse: () => Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true, undefined, true)),
+            orElse: () =>
+              Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true, { kind: "TimedOut" })),
           }),
         )
       }
@@ -366,7 +376,7 @@ const runExecution = (
         Effect.tapError((failure) =>
           Effect.sync(() => {
             lastError = failure.message
-            if (failure.timedOut) ctx.abort()
+            if (failure.kind === "TimedOut") ctx.abort()
           }),
         ),
       )
@@ -383,13 +393,27 @@ const runExecution = (
               attempt - firstAttempt + 1 < maxAttempts,
           })
         : oneAttempt
+    /** The tagged error that explains a final failure: a timeout, exhausted retries, or the block's own error. */
+    const tagged = (failure: AttemptFailure): ExecutionFailure => {
+      const attempts = attempt - firstAttempt + 1
+      if (attempts > 1) return new RetriesExhausted({ ...ids, attempts, lastError: failure.message })
+      if (failure.kind === "TimedOut") return new BlockTimedOut({ ...ids, timeoutMs: block.timeoutMs ?? 0 })
+      const field = failure.details.field
+      return new BlockFailed({
+        ...ids,
+        reason: failure.kind,
+        message: failure.message,
+        ...(field === undefined ? {} : { field }),
+        retryable: failure.retryable,
+      })
+    }
     return attempts.pipe(
       Effect.matchEffect({
         onSuccess: () => Effect.sync(() => offer({ tag: "Done", exec, cost })),
         onFailure: (failure) =>
           Effect.sync(() => {
             if (failure.review !== undefined) offer({ tag: "Review", exec, payload: failure.review.payload })
-            else offer({ tag: "Failed", exec, error: failure.message, cost })
+            else offer({ tag: "Failed", exec, error: failure.message, cost, cause: tagged(failure) })
           }),
       }),
     )

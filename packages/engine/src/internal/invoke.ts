@@ -12,9 +12,20 @@ export class AttemptFailure {
   constructor(
     readonly message: string,
     readonly retryable: boolean,
-    readonly review?: { readonly payload: unknown },
-    readonly timedOut = false,
+    readonly details: {
+      readonly kind?: "Thrown" | "ErrorPin" | "InvalidInput" | "InvalidOutput" | "TimedOut"
+      readonly field?: string
+      readonly review?: { readonly payload: unknown }
+    } = {},
   ) {}
+
+  get kind() {
+    return this.details.kind ?? "Thrown"
+  }
+
+  get review() {
+    return this.details.review
+  }
 }
 
 const messageOf = (error: unknown): string => {
@@ -31,9 +42,12 @@ const messageOf = (error: unknown): string => {
 export const toFailure = (error: unknown, policy: RetryPolicy | undefined): AttemptFailure => {
   if (error instanceof AttemptFailure) return error
   if (error instanceof ReviewRequested)
-    return new AttemptFailure("review requested", false, { payload: error.payload })
+    return new AttemptFailure("review requested", false, { review: { payload: error.payload } })
   const message = messageOf(error)
-  if (error instanceof BlockError && error.retryable === false) return new AttemptFailure(message, false)
+  if (error instanceof BlockError) {
+    const field = error.field === undefined ? {} : { field: error.field }
+    if (error.retryable === false) return new AttemptFailure(message, false, field)
+  }
   const retryable = policy?.retryable === undefined ? true : policy.retryable(message)
   return new AttemptFailure(message, retryable)
 }
@@ -110,18 +124,24 @@ export const decodeInput = (
 
 /** Checks one yielded output. Returns a failure for the pin `error`, an unknown pin or a mismatching value. */
 export const checkOutput = (block: AnyBlock, pin: string, value: unknown): AttemptFailure | undefined => {
-  if (pin === "error") return new AttemptFailure(messageOf(value), true)
+  if (pin === "error") return new AttemptFailure(messageOf(value), true, { kind: "ErrorPin" })
   const validator = compile(block).outputs.get(pin)
   if (validator === undefined) {
     return block.openOutputs === true
       ? undefined
-      : new AttemptFailure(`block ${block.id} yielded unknown output pin "${pin}"`, false)
+      : new AttemptFailure(`block ${block.id} yielded unknown output pin "${pin}"`, false, {
+          kind: "InvalidOutput",
+          field: pin,
+        })
   }
   if (validator === null) return undefined
   const problem = validator(value)
   return problem === undefined
     ? undefined
-    : new AttemptFailure(`invalid output on pin "${pin}": ${problem}`, false)
+    : new AttemptFailure(`invalid output on pin "${pin}": ${problem}`, false, {
+        kind: "InvalidOutput",
+        field: pin,
+      })
 }
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null

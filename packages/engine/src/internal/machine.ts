@@ -7,7 +7,7 @@
  */
 import type { AnyBlock, ReviewDecision } from "../Block.js"
 import { assemble, type PathStep, parsePin, select } from "../DynamicPins.js"
-import { IllegalTransition } from "../Errors.js"
+import { type BlockFailed, type BlockTimedOut, IllegalTransition, type RetriesExhausted } from "../Errors.js"
 import type { Graph, Node } from "../Graph.js"
 import type { NodeProgressEvent, PersistedEvent } from "../RunEvent.js"
 import type { CommitBatch, ExecutionRecord, OutputRecord, RunRecord, RunSnapshot } from "../RunStore.js"
@@ -61,11 +61,20 @@ export interface ExecState {
   review: { payload: unknown; decision?: ReviewDecision } | undefined
 }
 
+/** The tagged errors a failed execution is explained by. */
+export type ExecutionFailure = BlockFailed | BlockTimedOut | RetriesExhausted
+
 /** What block fibers send to the driver. */
 export type Message =
   | { readonly tag: "Output"; readonly exec: ExecState; readonly pin: string; readonly value: unknown }
   | { readonly tag: "Done"; readonly exec: ExecState; readonly cost: number }
-  | { readonly tag: "Failed"; readonly exec: ExecState; readonly error: string; readonly cost: number }
+  | {
+      readonly tag: "Failed"
+      readonly exec: ExecState
+      readonly error: string
+      readonly cost: number
+      readonly cause?: ExecutionFailure
+    }
   | { readonly tag: "Review"; readonly exec: ExecState; readonly payload: unknown }
   | { readonly tag: "Attempt"; readonly exec: ExecState; readonly attempt: number; readonly error: string }
   | {
@@ -80,6 +89,12 @@ export type Message =
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({})
 
 type EventBody<E> = E extends unknown ? Omit<E, "runId" | "seq" | "at"> : never
+
+const failureDetails = (error: string, cause: ExecutionFailure | undefined): Record<string, unknown> => {
+  if (cause === undefined) return { error }
+  const field = cause._tag === "BlockFailed" ? cause.field : undefined
+  return field === undefined ? { error, errorTag: cause._tag } : { error, errorTag: cause._tag, field }
+}
 
 const ACTIVE: ReadonlySet<Status> = new Set<Status>(["INCOMPLETE", "QUEUED", "RUNNING", "REVIEW"])
 
@@ -442,7 +457,7 @@ export class RunMachine {
         exec.error = message.error
         exec.endedAt = this.now
         this.running--
-        this.setStatus(exec, "FAILED", { error: message.error })
+        this.setStatus(exec, "FAILED", failureDetails(message.error, message.cause))
         return true
       case "Review":
         exec.review = { payload: message.payload }
