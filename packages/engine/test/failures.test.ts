@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { Block, type NodeStatusEvent, type RunEvent } from "../src/index.js"
 import { execute, graph, harness } from "./support.js"
@@ -70,5 +70,51 @@ describe("tagged failures", () => {
     expect(failedEvent(events, "flaky")).toMatchObject({ errorTag: "RetriesExhausted", error: "boom 3" })
     expect(failedEvent(events, "fail")).toMatchObject({ errorTag: "BlockFailed", error: "plain failure" })
     expect(flaky).toBe(3)
+  })
+})
+
+describe("blocks that die", () => {
+  it("R2: a block whose Effect or Stream throws (a defect) fails its execution; the run still completes", async () => {
+    const Dies = Block.make({
+      id: "t/dies",
+      title: "Dies",
+      description: "Throws inside Effect.sync.",
+      categories: ["test"],
+      input: Schema.Struct({}),
+      output: Schema.Struct({ ok: Schema.Boolean }),
+      run: () =>
+        Effect.sync(() => {
+          throw new Error("died in effect")
+        }),
+    })
+    const StreamDies = Block.make({
+      id: "t/stream-dies",
+      title: "Stream dies",
+      description: "Yields once, then its stream throws.",
+      categories: ["test"],
+      input: Schema.Struct({}),
+      output: Schema.Struct({ n: Schema.Number }),
+      run: () =>
+        Stream.concat(
+          Stream.make(["n", 1] as const),
+          Stream.fromEffect(
+            Effect.sync((): readonly ["n", number] => {
+              throw new Error("died in stream")
+            }),
+          ),
+        ),
+    })
+    const { result, events } = await execute(
+      graph([
+        ["a", "t/dies"],
+        ["b", "t/stream-dies"],
+      ]),
+      {
+        harness: harness({ extra: [Dies, StreamDies] }),
+      },
+    )
+    expect(result.status).toBe("COMPLETED")
+    expect(failedEvent(events, "a")?.error).toBe("died in effect")
+    expect(failedEvent(events, "b")?.error).toBe("died in stream")
   })
 })

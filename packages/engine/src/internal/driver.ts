@@ -2,7 +2,7 @@
  * Drives one run: applies block messages to the run machine, commits each batch, publishes its events,
  * and runs ready executions in their own fibers (retry, timeout, concurrency, review, sub-graphs).
  */
-import { Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
 import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphRequest } from "../Block.js"
 import { BlockFailed, BlockTimedOut, RetriesExhausted } from "../Errors.js"
 import type { Graph } from "../Graph.js"
@@ -184,13 +184,19 @@ export const drive = (
   })
 
   return loop.pipe(
-    Effect.catch((error) =>
-      // A store failure is a run-level failure (R14). Try to record it; the store may be down.
+    Effect.catchCause((cause) =>
+      // A store failure (or a defect) is a run-level failure (R14). Try to record it; the store may be down.
       Effect.gen(function* () {
+        if (Cause.hasInterruptsOnly(cause)) return yield* Effect.interrupt
         live.accepting = false
         yield* stopFibers
         machine.now = yield* Clock.currentTimeMillis
-        machine.fail(`run store failed: ${error.message}`, "stopped: the run store failed")
+        const error = Cause.findErrorOption(cause)
+        const reason =
+          error._tag === "Some"
+            ? `run store failed: ${error.value.message}`
+            : `internal error: ${Cause.pretty(cause)}`
+        machine.fail(reason, "stopped: the run failed")
         yield* Effect.ignore(commit)
         return resultOf(machine)
       }),
@@ -419,5 +425,20 @@ const runExecution = (
     )
   })
   const semaphore = env.blockSemaphore(block)
-  return semaphore === undefined ? body : Semaphore.withPermits(semaphore, 1)(body)
+  const guarded = semaphore === undefined ? body : Semaphore.withPermits(semaphore, 1)(body)
+  // Whatever goes wrong, the driver must hear that this execution ended, or the run would never stop.
+  return guarded.pipe(
+    Effect.catchCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.failCause(cause)
+        : Effect.sync(() =>
+            offer({
+              tag: "Failed",
+              exec,
+              error: `internal error: ${Cause.pretty(cause).split("\n")[0]}`,
+              cost: 0,
+            }),
+          ),
+    ),
+  )
 }

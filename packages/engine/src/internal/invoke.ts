@@ -180,7 +180,7 @@ export const invoke = (
     }
     return Effect.void
   }
-  return Effect.suspend(() => {
+  const attempt = Effect.suspend(() => {
     let result: unknown
     try {
       result = block.run(input, ctx)
@@ -233,6 +233,8 @@ export const invoke = (
     }
     return emitRecord(result)
   })
+  // A block that throws inside its own Effect or Stream dies rather than fails: that is still its failure.
+  return Effect.catchDefect(attempt, (defect) => Effect.fail(fail(defect)))
 }
 
 /** The retry schedule of a policy (W1): exponential backoff, capped, with jitter unless turned off. */
