@@ -411,6 +411,15 @@ const makeExecutor = (config: ExecutorConfig) =>
             ended = true
             Queue.endUnsafe(queue)
           }
+          // A run can stop without publishing a final status (its store failed): end when it stops. Every
+          // event it published came before `done`.
+          if (!ended && live !== undefined) {
+            yield* Deferred.await(live.done)
+            if (!ended) {
+              ended = true
+              Queue.endUnsafe(queue)
+            }
+          }
           return yield* Effect.never
         }),
       )

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Effect, Schema, SchemaAST, SchemaIssue } from "effect"
 import type { AnyBlock } from "./Block.js"
 import type { BlockRegistryShape } from "./BlockRegistry.js"
 import { baseName, parsePin } from "./DynamicPins.js"
@@ -154,15 +154,28 @@ const ioFields = (
     const name = node.inputDefault?.name
     if (typeof name !== "string" || name === "") continue
     const valueField = block.input.fields.value ?? Schema.Unknown
-    const base = Schema.toType(valueField as Schema.Top) as Schema.Top
+    const base = Schema.toType(withoutOptionalKey(valueField as Schema.Top)) as Schema.Top
     const hasDefault = node.inputDefault?.value !== undefined
     const annotated =
       typeof node.inputDefault?.description === "string"
         ? base.annotate({ description: node.inputDefault.description })
         : base
-    fields[name] = kind === "input" && hasDefault ? Schema.optionalKey(annotated) : annotated
+    fields[name] = hasDefault ? Schema.optionalKey(annotated) : annotated
   }
   return fields
+}
+
+/**
+ * A field schema without its optional-key marker (`optionalKey(S)` and `optional(S)` keep the wrapped schema
+ * in `schema`): whether a graph input or output is required depends on the node's default alone (R5), not on
+ * whether the block's `value` pin is optional.
+ */
+const withoutOptionalKey = (field: Schema.Top): Schema.Top => {
+  let schema = field
+  while (SchemaAST.isOptional(schema.ast) && "schema" in schema) {
+    schema = (schema as { readonly schema: Schema.Top }).schema
+  }
+  return schema
 }
 
 const jsonSchema = (schema: Schema.Top): Record<string, unknown> =>

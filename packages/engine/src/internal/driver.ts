@@ -7,7 +7,7 @@ import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphReque
 import { BlockFailed, BlockTimedOut, RetriesExhausted } from "../Errors.js"
 import type { Graph } from "../Graph.js"
 import type { GraphLoaderShape } from "../GraphLoader.js"
-import type { RunEvent } from "../RunEvent.js"
+import type { NodeProgressEvent, PersistedEvent, RunEvent } from "../RunEvent.js"
 import type { RunStoreShape } from "../RunStore.js"
 import type { Status } from "../Status.js"
 import { AttemptFailure, checkOutput, decodeInput, invoke, retrySchedule } from "./invoke.js"
@@ -67,6 +67,27 @@ const publish = (live: LiveRun, events: ReadonlyArray<RunEvent>) => {
   for (const event of events) for (const listener of live.listeners) listener(event)
 }
 
+/**
+ * Publishes a batch's events with its progress events in between: each progress event right after the
+ * persisted event its `afterSeq` names, so that subscribers see them in the order they happened (W5).
+ */
+const publishBatch = (
+  live: LiveRun,
+  events: ReadonlyArray<PersistedEvent>,
+  progress: ReadonlyArray<NodeProgressEvent>,
+) => {
+  if (progress.length === 0 || live.listeners.size === 0) return publish(live, events)
+  const send = (event: RunEvent) => {
+    for (const listener of live.listeners) listener(event)
+  }
+  let next = 0
+  for (const event of events) {
+    for (let p = progress[next]; p !== undefined && p.afterSeq < event.seq; p = progress[++next]) send(p)
+    send(event)
+  }
+  for (const p of progress.slice(next)) send(p)
+}
+
 const resultOf = (machine: RunMachine): RunResult => ({
   runId: machine.runId,
   status: machine.status,
@@ -86,8 +107,7 @@ export const commitBatch = (
     if (!machine.hasBatch()) return Effect.void
     const { batch, progress, runOutputs } = machine.takeBatch()
     const after = Effect.sync(() => {
-      publish(live, batch.events)
-      publish(live, progress)
+      publishBatch(live, batch.events, progress)
       if (onRunOutput !== undefined) for (const [name, value] of runOutputs) onRunOutput(name, value)
     })
     return batch.events.length === 0 && batch.executions.length === 0 && batch.run === undefined

@@ -329,8 +329,13 @@ export class RunMachine {
       node.inputDefault === undefined ? { ...exec.inputs } : { ...node.inputDefault, ...exec.inputs }
     const resolved = assemble(merged)
     if (block.kind === "input") {
+      // The run's input fills an input node's start execution (R6); a value linked into it wins (R8).
       const name = resolved.name
-      if (typeof name === "string" && Object.hasOwn(this.runInputs, name))
+      if (
+        typeof name === "string" &&
+        Object.hasOwn(this.runInputs, name) &&
+        !Object.hasOwn(exec.inputs, "value")
+      )
         resolved.value = this.runInputs[name]
     }
     return resolved
