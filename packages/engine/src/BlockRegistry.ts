@@ -26,7 +26,9 @@ export interface BlockRegistryShape {
  *
  * @category constructors
  */
-export const make = (sets: ReadonlyArray<BlockSet>): Effect.Effect<BlockRegistryShape, DuplicateBlockId> =>
+export const makeRegistry = (
+  sets: ReadonlyArray<BlockSet>,
+): Effect.Effect<BlockRegistryShape, DuplicateBlockId> =>
   Effect.suspend(() => {
     const byId = new Map<string, { block: AnyBlock; owner: string }>()
     const blocks: Array<AnyBlock> = []
@@ -68,5 +70,5 @@ export class BlockRegistry extends Context.Service<BlockRegistry, BlockRegistryS
    * @category layers
    */
   static readonly layer = (sets: ReadonlyArray<BlockSet>): Layer.Layer<BlockRegistry, DuplicateBlockId> =>
-    Layer.effect(BlockRegistry, make(sets))
+    Layer.effect(BlockRegistry, makeRegistry(sets))
 }

@@ -207,11 +207,10 @@ const makeExecutor = (config: ExecutorConfig) =>
       parent: ChildRequest["parent"] | undefined,
       previous: Parameters<typeof RunMachine.prototype.restore>[0]["run"] | undefined,
     ) =>
-      Effect.gen(function* () {
-        yield* checkGraph(graph, registry)
-        const now = yield* Clock.currentTimeMillis
-        return new RunMachine(runId, graph, inputs, options, resolveBlock, parent, now, previous)
-      })
+      Effect.map(
+        Clock.currentTimeMillis,
+        (now) => new RunMachine(runId, graph, inputs, options, resolveBlock, parent, now, previous),
+      )
 
     const optionsRecord = (options: StartOptions, now: number): RunOptionsRecord => ({
       ...(options.safeMode === undefined ? {} : { safeMode: options.safeMode }),
@@ -256,6 +255,8 @@ const makeExecutor = (config: ExecutorConfig) =>
       Effect.gen(function* () {
         const snapshot = yield* store.load(runId)
         const run = snapshot.run
+        // The registry may have changed since the run started: a block that is gone must not crash the resume.
+        yield* checkGraph(run.graph, registry)
         const machine = yield* machineFor(runId, run.graph, run.inputs, run.options, parent, run)
         return { machine, snapshot }
       })

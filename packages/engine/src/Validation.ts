@@ -3,12 +3,12 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, SchemaAST, SchemaIssue } from "effect"
+import { Effect, Exit, Schema, SchemaAST, SchemaIssue } from "effect"
 import type { AnyBlock } from "./Block.js"
 import type { BlockRegistryShape } from "./BlockRegistry.js"
 import { baseName, parsePin } from "./DynamicPins.js"
 import { GraphInvalid, RunInputInvalid, type ValidationErrors } from "./Errors.js"
-import type { Graph, Node } from "./Graph.js"
+import { type Graph, Graph as GraphSchema, type Node } from "./Graph.js"
 
 /** The pin every block has: a failed execution's message is routed on it (R2). */
 export const ERROR_PIN = "error"
@@ -113,6 +113,56 @@ export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "
   return errors
 }
 
+const isObject = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+const isOptional = (u: unknown, check: (u: unknown) => boolean) => u === undefined || check(u)
+const isString = (u: unknown) => typeof u === "string"
+
+/** A fast structural check of the Graph schema, so that valid graphs skip a full schema decode. */
+const looksLikeGraph = (g: unknown): boolean => {
+  if (!isObject(g) || typeof g.id !== "string" || g.id === "" || !Number.isInteger(g.version)) return false
+  if ((g.version as number) < 1 || typeof g.name !== "string" || !isOptional(g.description, isString))
+    return false
+  if (!Array.isArray(g.nodes) || !Array.isArray(g.links)) return false
+  for (const n of g.nodes as ReadonlyArray<unknown>) {
+    if (
+      !isObject(n) ||
+      typeof n.id !== "string" ||
+      n.id === "" ||
+      typeof n.blockId !== "string" ||
+      n.blockId === ""
+    )
+      return false
+    if (!isOptional(n.inputDefault, isObject) || !isOptional(n.metadata, isObject)) return false
+  }
+  for (const l of g.links as ReadonlyArray<unknown>) {
+    if (!isObject(l) || typeof l.sourceId !== "string" || typeof l.sourceName !== "string") return false
+    if (typeof l.sinkId !== "string" || typeof l.sinkName !== "string") return false
+    if (!isOptional(l.id, isString) || !isOptional(l.isStatic, (u) => typeof u === "boolean")) return false
+  }
+  return true
+}
+
+/**
+ * Checks that a value has the shape of a `Graph` (for callers that pass plain JSON). Returns `undefined`
+ * when it does, else `{ path: message }` for every problem, e.g. `{ "nodes.1.blockId": "Expected string" }`.
+ *
+ * @category validation
+ */
+export const shapeErrors = (graph: unknown): Record<string, string> | undefined => {
+  if (looksLikeGraph(graph)) return undefined
+  const result = Schema.decodeUnknownExit(GraphSchema)(graph, { errors: "all" })
+  if (Exit.isSuccess(result)) return undefined
+  const out: Record<string, string> = {}
+  const reason = result.cause.reasons.find((r) => r._tag === "Fail")
+  if (reason === undefined || reason._tag !== "Fail") return { graph: "is not a graph" }
+  for (const issue of formatIssues(reason.error.issue).issues) {
+    const path = (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".")
+    out[path === "" ? "graph" : path] = issue.message
+  }
+  return out
+}
+
 /**
  * Validates a graph, failing with `GraphInvalid` (R4).
  *
@@ -123,6 +173,11 @@ export const checkGraph = (
   registry: Pick<BlockRegistryShape, "get">,
 ): Effect.Effect<void, GraphInvalid> =>
   Effect.suspend(() => {
+    const shape = shapeErrors(graph)
+    if (shape !== undefined) {
+      const graphId = typeof (graph as { id?: unknown } | null)?.id === "string" ? graph.id : "(unknown)"
+      return Effect.fail(new GraphInvalid({ graphId, errors: { [GRAPH_KEY]: shape } }))
+    }
     const errors = validateGraph(graph, registry)
     return Object.keys(errors).length === 0
       ? Effect.void

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { Block, BlockNotFound, BlockRegistry, DuplicateBlockId, make as makeRegistry } from "../src/index.js"
+import { Block, BlockNotFound, BlockRegistry, DuplicateBlockId, makeRegistry } from "../src/index.js"
 
 const tiny = (id: string, aliases?: ReadonlyArray<string>) =>
   Block.make({

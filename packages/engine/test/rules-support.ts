@@ -5,7 +5,7 @@ import { Effect, Schema } from "effect"
 import {
   Block,
   type BlockRegistryShape,
-  make as makeRegistry,
+  makeRegistry,
   type NodeStatusEvent,
   type RunEvent,
   type RunStoreShape,

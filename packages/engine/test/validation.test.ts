@@ -8,10 +8,11 @@ import {
   GraphInvalid,
   graphIO,
   RunInputInvalid,
+  runGraph,
   validateGraph,
 } from "../src/index.js"
 import { registryOf, rulesHarness } from "./rules-support.js"
-import { graph } from "./support.js"
+import { graph, testBlocks } from "./support.js"
 
 /** A note block with a required input: notes are never checked (R4) and never run (R6). */
 const StrictNote = Block.make({
@@ -296,5 +297,22 @@ describe("graph inputs and outputs (R5)", () => {
     expect(Object.keys(error.errors)).toEqual(["n"])
     const stored = await Effect.runPromise(Effect.result(h.store.load("bad-inputs")))
     expect(stored._tag).toBe("Failure")
+  })
+})
+
+describe("graphs from plain JSON", () => {
+  it("R4: runGraph refuses malformed graph JSON with GraphInvalid naming each bad path, without running anything", async () => {
+    const bad = JSON.parse(
+      '{"id":"g","version":1,"name":"g","nodes":[{"id":"a","blockId":"t/pass"},{"id":"b","blockId":7}],"links":[{"sourceId":"a"}]}',
+    )
+    const error = await runGraph(bad, { blocks: [testBlocks] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(GraphInvalid)
+    const errors = (error as GraphInvalid).errors.$graph ?? {}
+    expect(errors["nodes.1.blockId"]).toMatch(/Expected string/)
+    expect(errors["links.0.sourceName"]).toMatch(/Missing key/)
+    expect(Object.keys(errors).length).toBeGreaterThanOrEqual(4)
   })
 })
