@@ -305,7 +305,19 @@ export const make = <I extends Schema.Struct.Fields, O extends Schema.Struct.Fie
   options: BlockOptions<I, O>,
 ): Block<I, O> => {
   if (options.id.trim() === "") throw new Error("Block.make: id must not be empty")
-  if (options.retry !== undefined && !(options.retry.maxAttempts >= 1)) {
+  if (
+    options.concurrency !== undefined &&
+    !(Number.isInteger(options.concurrency) && options.concurrency >= 1)
+  ) {
+    throw new Error(`Block.make(${options.id}): concurrency must be an integer of at least 1`)
+  }
+  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
+    throw new Error(`Block.make(${options.id}): timeoutMs must be a positive number`)
+  }
+  if (
+    options.retry !== undefined &&
+    !(Number.isInteger(options.retry.maxAttempts) && options.retry.maxAttempts >= 1)
+  ) {
     throw new Error(`Block.make(${options.id}): retry.maxAttempts must be at least 1`)
   }
   return {

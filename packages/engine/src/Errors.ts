@@ -225,3 +225,17 @@ export class IllegalTransition extends Data.TaggedError("IllegalTransition")<{
  * @category errors
  */
 export class ReviewRequested extends Data.TaggedError("ReviewRequested")<{ readonly payload: unknown }> {}
+
+/**
+ * A run option (or executor setting) is out of range, e.g. `maxConcurrency: 0`.
+ *
+ * @category errors
+ */
+export class OptionsInvalid extends Data.TaggedError("OptionsInvalid")<{
+  readonly field: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid option ${this.field}: ${this.reason}`
+  }
+}

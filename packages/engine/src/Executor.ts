@@ -13,6 +13,7 @@ import { BlockRegistry } from "./BlockRegistry.js"
 import {
   BlockNotFound,
   type GraphInvalid,
+  OptionsInvalid,
   ReviewNotPending,
   type RunInputInvalid,
   type RunNotFound,
@@ -93,17 +94,17 @@ export interface ExecutorShape {
   readonly start: (
     graph: Graph,
     options?: StartOptions,
-  ) => Effect.Effect<RunHandle, GraphInvalid | RunInputInvalid | StoreError>
+  ) => Effect.Effect<RunHandle, GraphInvalid | RunInputInvalid | OptionsInvalid | StoreError>
   /** Starts a run and streams its events until it stops. */
   readonly run: (
     graph: Graph,
     options?: StartOptions,
-  ) => Stream.Stream<RunEvent, GraphInvalid | RunInputInvalid | StoreError>
+  ) => Stream.Stream<RunEvent, GraphInvalid | RunInputInvalid | OptionsInvalid | StoreError>
   /** Starts a run and waits for its result. */
   readonly execute: (
     graph: Graph,
     options?: StartOptions,
-  ) => Effect.Effect<RunResult, GraphInvalid | RunInputInvalid | StoreError>
+  ) => Effect.Effect<RunResult, GraphInvalid | RunInputInvalid | OptionsInvalid | StoreError>
   /**
    * Continues a run from the store (W7): finished executions are kept, unfinished ones run again.
    * A run that is live in this process is returned as it is.
@@ -138,8 +139,45 @@ const newRunId = (): string => {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 
+const positiveInt = (u: number | undefined) => u === undefined || (Number.isInteger(u) && u >= 1)
+const nonNegative = (u: number | undefined) => u === undefined || (Number.isFinite(u) && u >= 0)
+
+/** Refuses options that would make a run hang or stop at once for no reason. */
+const checkOptions = (options: StartOptions): Effect.Effect<void, OptionsInvalid> => {
+  if (!positiveInt(options.maxConcurrency))
+    return Effect.fail(
+      new OptionsInvalid({ field: "maxConcurrency", reason: "must be an integer of at least 1" }),
+    )
+  if (!nonNegative(options.deadlineMs))
+    return Effect.fail(
+      new OptionsInvalid({ field: "deadlineMs", reason: "must be a finite number of at least 0" }),
+    )
+  if (!nonNegative(options.budget))
+    return Effect.fail(
+      new OptionsInvalid({ field: "budget", reason: "must be a finite number of at least 0" }),
+    )
+  if (options.runId !== undefined && (typeof options.runId !== "string" || options.runId.trim() === ""))
+    return Effect.fail(new OptionsInvalid({ field: "runId", reason: "must be a non-empty string" }))
+  return Effect.void
+}
+
 const makeExecutor = (config: ExecutorConfig) =>
   Effect.gen(function* () {
+    if (!positiveInt(config.maxConcurrency)) {
+      return yield* Effect.die(
+        new OptionsInvalid({ field: "maxConcurrency", reason: "must be an integer of at least 1" }),
+      )
+    }
+    for (const [blockId, limit] of Object.entries(config.blockConcurrency ?? {})) {
+      if (!positiveInt(limit)) {
+        return yield* Effect.die(
+          new OptionsInvalid({
+            field: `blockConcurrency.${blockId}`,
+            reason: "must be an integer of at least 1",
+          }),
+        )
+      }
+    }
     const registry = yield* BlockRegistry
     const store = yield* RunStore
     const loader = Option.getOrUndefined(yield* Effect.serviceOption(GraphLoader))
@@ -246,6 +284,7 @@ const makeExecutor = (config: ExecutorConfig) =>
 
     const start: ExecutorShape["start"] = (graph, options = {}) =>
       Effect.gen(function* () {
+        yield* checkOptions(options)
         const machine = yield* prepare(graph, options, undefined, options.runId ?? newRunId())
         return yield* launch(machine, [], { cancelled: false })
       })

@@ -7,6 +7,7 @@ import {
   Executor,
   GraphInvalid,
   graphIO,
+  OptionsInvalid,
   RunInputInvalid,
   runGraph,
   validateGraph,
@@ -314,5 +315,37 @@ describe("graphs from plain JSON", () => {
     expect(errors["nodes.1.blockId"]).toMatch(/Expected string/)
     expect(errors["links.0.sourceName"]).toMatch(/Missing key/)
     expect(Object.keys(errors).length).toBeGreaterThanOrEqual(4)
+  })
+})
+
+describe("run options", () => {
+  it("R4: out-of-range run options are refused with OptionsInvalid naming the option, before anything runs", async () => {
+    const g = graph([["c", "t/const", { value: 1 }]])
+    for (const [options, field] of [
+      [{ maxConcurrency: 0 }, "maxConcurrency"],
+      [{ maxConcurrency: 1.5 }, "maxConcurrency"],
+      [{ deadlineMs: -1 }, "deadlineMs"],
+      [{ budget: Number.NaN }, "budget"],
+      [{ runId: "  " }, "runId"],
+    ] as const) {
+      const error = await runGraph(g, { blocks: [testBlocks], ...options }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toBeInstanceOf(OptionsInvalid)
+      expect((error as OptionsInvalid).field).toBe(field)
+    }
+    expect(() =>
+      Block.make({
+        id: "t/bad-concurrency",
+        title: "x",
+        description: "x",
+        categories: [],
+        concurrency: 0,
+        input: Schema.Struct({}),
+        output: Schema.Struct({}),
+        run: () => undefined,
+      }),
+    ).toThrow(/concurrency must be an integer/)
   })
 })
