@@ -33,7 +33,7 @@ import { RunMachine } from "./internal/machine.js"
 import { isPersisted, type RunEvent } from "./RunEvent.js"
 import { type RunOptionsRecord, type RunSnapshot, RunStore } from "./RunStore.js"
 import { isFinal } from "./Status.js"
-import { checkGraph, decodeRunInputs, graphIO } from "./Validation.js"
+import { checkGraph, decodeRunInputs, type GraphIO, graphIO } from "./Validation.js"
 
 export type { RunResult } from "./internal/driver.js"
 
@@ -209,6 +209,23 @@ const makeExecutor = (config: ExecutorConfig) =>
         return { runId, token, listeners: new Set(), done, control, accepting: true, fiber: undefined }
       })
 
+    // Graphs are immutable values: one validated against this executor's registry stays valid, and its
+    // input schema stays the same. Running the same graph again skips both.
+    const validGraphs = new WeakSet<Graph>()
+    const ioSchemas = new WeakMap<Graph, GraphIO>()
+    const validate = (graph: Graph) =>
+      validGraphs.has(graph)
+        ? Effect.void
+        : Effect.tap(checkGraph(graph, registry), () => Effect.sync(() => validGraphs.add(graph)))
+    const ioOf = (graph: Graph): GraphIO => {
+      let io = ioSchemas.get(graph)
+      if (io === undefined) {
+        io = graphIO(graph, registry)
+        ioSchemas.set(graph, io)
+      }
+      return io
+    }
+
     const env: DriverEnv = {
       store,
       loader,
@@ -265,8 +282,8 @@ const makeExecutor = (config: ExecutorConfig) =>
       runId: string,
     ) =>
       Effect.gen(function* () {
-        yield* checkGraph(graph, registry)
-        const inputs = yield* decodeRunInputs(graph, graphIO(graph, registry), options.inputs ?? {})
+        yield* validate(graph)
+        const inputs = yield* decodeRunInputs(graph, ioOf(graph), options.inputs ?? {})
         const now = yield* Clock.currentTimeMillis
         const machine = yield* machineFor(
           runId,
@@ -295,7 +312,7 @@ const makeExecutor = (config: ExecutorConfig) =>
         const snapshot = yield* store.load(runId)
         const run = snapshot.run
         // The registry may have changed since the run started: a block that is gone must not crash the resume.
-        yield* checkGraph(run.graph, registry)
+        yield* validate(run.graph)
         const machine = yield* machineFor(runId, run.graph, run.inputs, run.options, parent, run)
         return { machine, snapshot }
       })
@@ -347,7 +364,7 @@ const makeExecutor = (config: ExecutorConfig) =>
           return yield* Effect.fail(new ReviewNotPending({ runId, executionId }))
         }
         const restart = machine.restore(snapshot)
-        const exec = machine.executions.get(executionId)
+        const exec = machine.execution(executionId)
         if (exec !== undefined && exec.status === "REVIEW") machine.applyDecision(exec, decision)
         return yield* launch(machine, restart, { cancelled: false })
       })

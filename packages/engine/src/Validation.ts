@@ -244,7 +244,20 @@ const jsonSchema = (schema: Schema.Top): Record<string, unknown> =>
 export const graphIO = (graph: Graph, registry: Pick<BlockRegistryShape, "get">): GraphIO => {
   const inputs = Schema.Struct(ioFields(graph, registry, "input"))
   const outputs = Schema.Struct(ioFields(graph, registry, "output"))
-  return { inputs, outputs, inputJsonSchema: jsonSchema(inputs), outputJsonSchema: jsonSchema(outputs) }
+  let inputJson: Record<string, unknown> | undefined
+  let outputJson: Record<string, unknown> | undefined
+  return {
+    inputs,
+    outputs,
+    get inputJsonSchema() {
+      inputJson ??= jsonSchema(inputs)
+      return inputJson
+    },
+    get outputJsonSchema() {
+      outputJson ??= jsonSchema(outputs)
+      return outputJson
+    },
+  }
 }
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()

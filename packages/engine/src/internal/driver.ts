@@ -175,7 +175,7 @@ export const drive = (
           break
         }
         if (message.tag === "Decision") {
-          const exec = machine.executions.get(message.executionId)
+          const exec = machine.execution(message.executionId)
           if (exec?.status === "REVIEW") machine.applyDecision(exec, message.decision)
           continue
         }

@@ -16,26 +16,131 @@ import { ERROR_PIN } from "../Validation.js"
 import { Deque } from "./deque.js"
 
 interface Route {
-  readonly sink: NodeInfo
+  /** The sink's index in the plan. */
+  readonly sink: number
   readonly sinkName: string
   readonly path: ReadonlyArray<PathStep> | undefined
   readonly isStatic: boolean
 }
 
-/** A node of the running graph, with its links indexed for routing. */
-export interface NodeInfo {
+/** What a run needs to know of a node that does not change from run to run. */
+interface PlanNode {
+  readonly index: number
   readonly node: Node
   readonly block: AnyBlock
   /** Sink pin names (dynamic names kept) that have at least one incoming link. */
-  readonly linkedPins: Set<string>
+  readonly linkedPins: ReadonlySet<string>
   /** Outgoing routes by base source pin. */
-  readonly outgoing: Map<string, Array<Route>>
-  /** Per linked pin, the incomplete executions that still lack it, oldest first (R7). */
-  readonly lacking: Map<string, Deque<ExecState>>
-  /** The latest value that arrived on each static link's sink pin (R9). */
-  readonly staticValues: Map<string, unknown>
+  readonly outgoing: ReadonlyMap<string, ReadonlyArray<Route>>
   /** Input pins whose values are masked in events. */
   readonly secretPins: ReadonlyArray<string>
+}
+
+/** A graph's nodes with their links indexed for routing: built once per graph and block resolver. */
+interface Plan {
+  readonly nodes: ReadonlyArray<PlanNode>
+  readonly byId: ReadonlyMap<string, PlanNode>
+}
+
+const plans = new WeakMap<Graph, WeakMap<(blockId: string) => AnyBlock, Plan>>()
+
+const buildPlan = (graph: Graph, resolveBlock: (blockId: string) => AnyBlock): Plan => {
+  const byId = new Map<string, { -readonly [K in keyof PlanNode]: PlanNode[K] }>()
+  const nodes: Array<PlanNode> = []
+  for (const node of graph.nodes) {
+    const block = resolveBlock(node.blockId)
+    const secretPins = [...block.inputPins.values()].filter((p) => p.secret).map((p) => p.name)
+    const plan = {
+      index: nodes.length,
+      node,
+      block,
+      linkedPins: new Set<string>(),
+      outgoing: new Map(),
+      secretPins,
+    }
+    byId.set(node.id, plan)
+    nodes.push(plan)
+  }
+  for (const link of graph.links) {
+    const source = byId.get(link.sourceId)
+    const sink = byId.get(link.sinkId)
+    if (source === undefined || sink === undefined) continue
+    const parsed = parsePin(link.sourceName)
+    if (typeof parsed === "string") continue
+    const outgoing = source.outgoing as Map<string, Array<Route>>
+    const routes = outgoing.get(parsed.base) ?? []
+    routes.push({
+      sink: sink.index,
+      sinkName: link.sinkName,
+      path: parsed.path.length > 0 ? parsed.path : undefined,
+      isStatic: link.isStatic === true || source.block.staticOutput === true,
+    })
+    outgoing.set(parsed.base, routes)
+    ;(sink.linkedPins as Set<string>).add(link.sinkName)
+  }
+  return { nodes, byId }
+}
+
+const planOf = (graph: Graph, resolveBlock: (blockId: string) => AnyBlock): Plan => {
+  let byResolver = plans.get(graph)
+  if (byResolver === undefined) {
+    byResolver = new WeakMap()
+    plans.set(graph, byResolver)
+  }
+  let plan = byResolver.get(resolveBlock)
+  if (plan === undefined) {
+    plan = buildPlan(graph, resolveBlock)
+    byResolver.set(resolveBlock, plan)
+  }
+  return plan
+}
+
+/** A node of one run: its plan plus the run's queues and static values, made on first use. */
+export class NodeInfo {
+  readonly node: Node
+  readonly block: AnyBlock
+  readonly linkedPins: ReadonlySet<string>
+  readonly outgoing: ReadonlyMap<string, ReadonlyArray<Route>>
+  readonly secretPins: ReadonlyArray<string>
+  private lackingByPin: Map<string, Deque<ExecState>> | undefined
+  private staticByPin: Map<string, unknown> | undefined
+
+  constructor(plan: PlanNode) {
+    this.node = plan.node
+    this.block = plan.block
+    this.linkedPins = plan.linkedPins
+    this.outgoing = plan.outgoing
+    this.secretPins = plan.secretPins
+  }
+
+  /** The incomplete executions that still lack `pin`, oldest first (R7). */
+  lacking(pin: string): Deque<ExecState> | undefined {
+    return this.lackingByPin?.get(pin)
+  }
+
+  addLacking(pin: string, exec: ExecState): void {
+    this.lackingByPin ??= new Map()
+    let queue = this.lackingByPin.get(pin)
+    if (queue === undefined) {
+      queue = new Deque()
+      this.lackingByPin.set(pin, queue)
+    }
+    queue.push(exec)
+  }
+
+  /** The latest value that arrived on a static link into `pin` (R9). */
+  hasStatic(pin: string): boolean {
+    return this.staticByPin?.has(pin) === true
+  }
+
+  staticValue(pin: string): unknown {
+    return this.staticByPin?.get(pin)
+  }
+
+  setStatic(pin: string, value: unknown): void {
+    this.staticByPin ??= new Map()
+    this.staticByPin.set(pin, value)
+  }
 }
 
 /** A node execution's live state. */
@@ -100,8 +205,10 @@ const ACTIVE: ReadonlySet<Status> = new Set<Status>(["INCOMPLETE", "QUEUED", "RU
 
 /** The state of one run. */
 export class RunMachine {
-  readonly nodes = new Map<string, NodeInfo>()
-  readonly executions = new Map<string, ExecState>()
+  private readonly plan: Plan
+  private readonly nodes: Array<NodeInfo | undefined> = []
+  /** Every execution of the run, by creation order (index = order - 1). */
+  readonly executions: Array<ExecState | undefined> = []
   readonly ready = new Deque<ExecState>()
   running = 0
   seq: number
@@ -141,38 +248,23 @@ export class RunMachine {
     this.outputs = {}
     for (const [name, values] of Object.entries(previous?.outputs ?? {})) this.outputs[name] = [...values]
 
-    for (const node of graph.nodes) {
-      const block = resolveBlock(node.blockId)
-      const secretPins = [...block.inputPins.values()].filter((p) => p.secret).map((p) => p.name)
-      this.nodes.set(node.id, {
-        node,
-        block,
-        linkedPins: new Set(),
-        outgoing: new Map(),
-        lacking: new Map(),
-        staticValues: new Map(),
-        secretPins,
-      })
+    this.plan = planOf(graph, resolveBlock)
+  }
+
+  /** The run's state of a node, made on first use. */
+  private info(index: number): NodeInfo {
+    let info = this.nodes[index]
+    if (info === undefined) {
+      info = new NodeInfo(this.plan.nodes[index]!)
+      this.nodes[index] = info
     }
-    for (const link of graph.links) {
-      const source = this.nodes.get(link.sourceId)
-      const sink = this.nodes.get(link.sinkId)
-      if (source === undefined || sink === undefined) continue
-      const parsed = parsePin(link.sourceName)
-      if (typeof parsed === "string") continue
-      const routes = source.outgoing.get(parsed.base) ?? []
-      routes.push({
-        sink,
-        sinkName: link.sinkName,
-        path: parsed.path.length > 0 ? parsed.path : undefined,
-        isStatic: link.isStatic === true || source.block.staticOutput === true,
-      })
-      source.outgoing.set(parsed.base, routes)
-      if (!sink.linkedPins.has(link.sinkName)) {
-        sink.linkedPins.add(link.sinkName)
-        sink.lacking.set(link.sinkName, new Deque())
-      }
-    }
+    return info
+  }
+
+  /** An execution by id. Ids end in `.<order>`, and executions are kept by order. */
+  execution(id: string): ExecState | undefined {
+    const exec = this.executions[Number(id.slice(id.lastIndexOf(".") + 1)) - 1]
+    return exec?.id === id ? exec : undefined
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -308,15 +400,15 @@ export class RunMachine {
       error: undefined,
       review: undefined,
     }
-    this.executions.set(exec.id, exec)
+    this.executions[order - 1] = exec
     this.dirty.add(exec)
     for (const pin of info.linkedPins) {
       if (pin === except) continue
-      if (info.staticValues.has(pin)) {
-        exec.inputs[pin] = info.staticValues.get(pin)
+      if (info.hasStatic(pin)) {
+        exec.inputs[pin] = info.staticValue(pin)
         exec.filled++
       } else {
-        info.lacking.get(pin)?.push(exec)
+        info.addLacking(pin, exec)
       }
     }
     return exec
@@ -366,8 +458,8 @@ export class RunMachine {
   /** Routes one value to a sink pin (R7, R9). */
   private deliver(sink: NodeInfo, pin: string, value: unknown, isStatic: boolean): void {
     if (sink.block.kind === "note") return
-    if (isStatic) sink.staticValues.set(pin, value)
-    const lacking = sink.lacking.get(pin)
+    if (isStatic) sink.setStatic(pin, value)
+    const lacking = sink.lacking(pin)
     const target = lacking?.shift() ?? this.createExec(sink, pin)
     this.fill(target, pin, value)
     if (isStatic && lacking !== undefined) {
@@ -406,7 +498,7 @@ export class RunMachine {
     for (const route of routes) {
       const routed = route.path === undefined ? value : select(value, route.path)
       if (routed === undefined && route.path !== undefined) continue
-      this.deliver(route.sink, route.sinkName, routed, route.isStatic)
+      this.deliver(this.info(route.sink), route.sinkName, routed, route.isStatic)
     }
   }
 
@@ -506,16 +598,16 @@ export class RunMachine {
   begin(): void {
     this.runDirty = true
     this.setRunStatus("RUNNING")
-    for (const info of this.nodes.values()) {
-      if (info.block.kind === "note") continue
-      if (info.block.kind === "input" || info.linkedPins.size === 0) {
-        const exec = this.createExec(info, undefined)
-        if (info.block.kind === "input") {
-          // An input node starts whatever is linked into it; those pins are no longer awaited.
-          for (const pin of info.linkedPins) info.lacking.get(pin)?.remove(exec)
-        }
-        this.enqueue(exec)
+    for (const plan of this.plan.nodes) {
+      if (plan.block.kind === "note") continue
+      if (plan.block.kind !== "input" && plan.linkedPins.size > 0) continue
+      const info = this.info(plan.index)
+      const exec = this.createExec(info, undefined)
+      if (info.block.kind === "input") {
+        // An input node starts whatever is linked into it; those pins are no longer awaited.
+        for (const pin of info.linkedPins) info.lacking(pin)?.remove(exec)
       }
+      this.enqueue(exec)
     }
   }
 
@@ -526,8 +618,9 @@ export class RunMachine {
   restore(snapshot: RunSnapshot): Array<ExecState> {
     const restart: Array<ExecState> = []
     for (const record of snapshot.executions) {
-      const info = this.nodes.get(record.nodeId)
-      if (info === undefined) continue
+      const plan = this.plan.byId.get(record.nodeId)
+      if (plan === undefined) continue
+      const info = this.info(plan.index)
       this.order = Math.max(this.order, record.order)
       const exec: ExecState = {
         id: record.id,
@@ -548,10 +641,9 @@ export class RunMachine {
         review: record.review === undefined ? undefined : { ...record.review },
       }
       for (const pin of info.linkedPins) if (Object.hasOwn(exec.inputs, pin)) exec.filled++
-      this.executions.set(exec.id, exec)
+      this.executions[exec.order - 1] = exec
       if (exec.status === "INCOMPLETE") {
-        for (const pin of info.linkedPins)
-          if (!Object.hasOwn(exec.inputs, pin)) info.lacking.get(pin)?.push(exec)
+        for (const pin of info.linkedPins) if (!Object.hasOwn(exec.inputs, pin)) info.addLacking(pin, exec)
       } else if (exec.status === "QUEUED") {
         exec.resolved = this.resolve(exec)
         this.ready.push(exec)
@@ -564,13 +656,13 @@ export class RunMachine {
     }
     // Static values are the latest value routed on each static link (R9), replayed in output order.
     for (const output of snapshot.outputs) {
-      const routes = this.nodes.get(output.nodeId)?.outgoing.get(output.pin)
+      const routes = this.plan.byId.get(output.nodeId)?.outgoing.get(output.pin)
       if (routes === undefined) continue
       for (const route of routes) {
         if (!route.isStatic) continue
         const value = route.path === undefined ? output.value : select(output.value, route.path)
         if (value !== undefined || route.path === undefined)
-          route.sink.staticValues.set(route.sinkName, value)
+          this.info(route.sink).setStatic(route.sinkName, value)
       }
     }
     if (this.status !== "RUNNING") this.setRunStatus("RUNNING")
@@ -599,8 +691,8 @@ export class RunMachine {
   /** Ends the run once nothing is left to run (R14): REVIEW if a review is pending, else COMPLETED. */
   finish(): void {
     let reviewing = false
-    for (const exec of this.executions.values()) {
-      if (exec.status === "REVIEW") {
+    for (const exec of this.executions) {
+      if (exec?.status === "REVIEW") {
         reviewing = true
         break
       }
@@ -610,8 +702,8 @@ export class RunMachine {
 
   /** Cancellation (W4): every unfinished execution and the run become TERMINATED. */
   terminate(): void {
-    for (const exec of this.executions.values()) {
-      if (ACTIVE.has(exec.status)) {
+    for (const exec of this.executions) {
+      if (exec !== undefined && ACTIVE.has(exec.status)) {
         if (exec.status === "RUNNING") exec.endedAt = this.now
         this.setStatus(exec, "TERMINATED")
       }
@@ -622,8 +714,8 @@ export class RunMachine {
 
   /** A run-level failure (R14): running executions fail with `execError`, and the run fails with `error`. */
   fail(error: string, execError: string): void {
-    for (const exec of this.executions.values()) {
-      if (exec.status === "RUNNING" || exec.status === "QUEUED") {
+    for (const exec of this.executions) {
+      if (exec?.status === "RUNNING" || exec?.status === "QUEUED") {
         exec.error = execError
         exec.endedAt = this.now
         this.setStatus(exec, "FAILED", { error: execError })
