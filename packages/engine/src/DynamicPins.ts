@@ -117,13 +117,13 @@ const setIn = (container: unknown, path: ReadonlyArray<PathStep>, value: unknown
  * @category assembling
  */
 export const assemble = (input: Readonly<Record<string, unknown>>): Record<string, unknown> => {
-  const out: Record<string, unknown> = {}
-  const dynamic: Array<string> = []
-  for (const key of Object.keys(input)) {
-    if (isDynamic(key)) dynamic.push(key)
-    else out[key] = input[key]
+  let dynamic: Array<string> | undefined
+  for (const key in input) {
+    if (Object.hasOwn(input, key) && key.includes("_") && isDynamic(key)) (dynamic ??= []).push(key)
   }
-  if (dynamic.length === 0) return out
+  if (dynamic === undefined) return { ...input }
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(input)) if (!dynamic.includes(key)) out[key] = input[key]
   dynamic.sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
   for (const key of dynamic) {
     const parsed = parsePin(key)

@@ -9,9 +9,8 @@
  */
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Queue, Semaphore, Stream } from "effect"
 import type { AnyBlock, ReviewDecision } from "./Block.js"
-import { BlockRegistry } from "./BlockRegistry.js"
+import { BlockRegistry, type BlockRegistryShape } from "./BlockRegistry.js"
 import {
-  BlockNotFound,
   type GraphInvalid,
   OptionsInvalid,
   ReviewNotPending,
@@ -161,6 +160,39 @@ const checkOptions = (options: StartOptions): Effect.Effect<void, OptionsInvalid
   return Effect.void
 }
 
+/**
+ * Graphs are immutable values: one validated against a registry stays valid, and its input schema stays
+ * the same. Running the same graph again, from any executor over the same registry, skips both.
+ */
+const compiled = new WeakMap<
+  BlockRegistryShape,
+  { validate: (g: Graph) => Effect.Effect<void, GraphInvalid>; ioOf: (g: Graph) => GraphIO }
+>()
+
+const compiledFor = (registry: BlockRegistryShape) => {
+  let entry = compiled.get(registry)
+  if (entry === undefined) {
+    const valid = new WeakSet<Graph>()
+    const io = new WeakMap<Graph, GraphIO>()
+    entry = {
+      validate: (graph) =>
+        valid.has(graph)
+          ? Effect.void
+          : Effect.tap(checkGraph(graph, registry), () => Effect.sync(() => valid.add(graph))),
+      ioOf: (graph) => {
+        let schemas = io.get(graph)
+        if (schemas === undefined) {
+          schemas = graphIO(graph, registry)
+          io.set(graph, schemas)
+        }
+        return schemas
+      },
+    }
+    compiled.set(registry, entry)
+  }
+  return entry
+}
+
 const makeExecutor = (config: ExecutorConfig) =>
   Effect.gen(function* () {
     if (!positiveInt(config.maxConcurrency)) {
@@ -185,12 +217,6 @@ const makeExecutor = (config: ExecutorConfig) =>
     const lives = new Map<string, Live>()
     const semaphores = new Map<string, Semaphore.Semaphore>()
 
-    const resolveBlock = (blockId: string): AnyBlock => {
-      const block = registry.get(blockId)
-      if (block === undefined) throw new BlockNotFound({ blockId })
-      return block
-    }
-
     const blockSemaphore = (block: AnyBlock) => {
       const limit = config.blockConcurrency?.[block.id] ?? block.concurrency
       if (limit === undefined) return undefined
@@ -209,22 +235,7 @@ const makeExecutor = (config: ExecutorConfig) =>
         return { runId, token, listeners: new Set(), done, control, accepting: true, fiber: undefined }
       })
 
-    // Graphs are immutable values: one validated against this executor's registry stays valid, and its
-    // input schema stays the same. Running the same graph again skips both.
-    const validGraphs = new WeakSet<Graph>()
-    const ioSchemas = new WeakMap<Graph, GraphIO>()
-    const validate = (graph: Graph) =>
-      validGraphs.has(graph)
-        ? Effect.void
-        : Effect.tap(checkGraph(graph, registry), () => Effect.sync(() => validGraphs.add(graph)))
-    const ioOf = (graph: Graph): GraphIO => {
-      let io = ioSchemas.get(graph)
-      if (io === undefined) {
-        io = graphIO(graph, registry)
-        ioSchemas.set(graph, io)
-      }
-      return io
-    }
+    const { validate, ioOf } = compiledFor(registry)
 
     const env: DriverEnv = {
       store,
@@ -264,7 +275,7 @@ const makeExecutor = (config: ExecutorConfig) =>
     ) =>
       Effect.map(
         Clock.currentTimeMillis,
-        (now) => new RunMachine(runId, graph, inputs, options, resolveBlock, parent, now, previous),
+        (now) => new RunMachine(runId, graph, inputs, options, registry, parent, now, previous),
       )
 
     const optionsRecord = (options: StartOptions, now: number): RunOptionsRecord => ({

@@ -5,7 +5,7 @@
  */
 import { Effect, Layer, Stream } from "effect"
 import type { BlockSet } from "./Block.js"
-import { BlockRegistry } from "./BlockRegistry.js"
+import { BlockRegistry, type BlockRegistryShape, makeRegistry } from "./BlockRegistry.js"
 import { Executor, type ExecutorConfig, type RunResult, type StartOptions } from "./Executor.js"
 import type { Graph } from "./Graph.js"
 import { GraphLoader } from "./GraphLoader.js"
@@ -30,6 +30,9 @@ export interface RunGraphOptions extends StartOptions, ExecutorConfig {
   readonly signal?: AbortSignal
 }
 
+/** One registry per list of block sets, so that repeated runs reuse its compiled graphs. */
+const registries = new WeakMap<ReadonlyArray<BlockSet>, BlockRegistryShape>()
+
 /**
  * Runs a graph to completion and resolves with its result. Rejects with a tagged error (e.g.
  * `GraphInvalid`) when the graph or its inputs are invalid.
@@ -44,8 +47,15 @@ export interface RunGraphOptions extends StartOptions, ExecutorConfig {
  */
 export const runGraph = (graph: Graph, options: RunGraphOptions): Promise<RunResult> => {
   const store = options.store
+  let registry = registries.get(options.blocks)
+  if (registry === undefined) {
+    const made = Effect.runSyncExit(makeRegistry(options.blocks))
+    if (made._tag === "Failure") return Effect.runPromise(Effect.failCause(made.cause))
+    registry = made.value
+    registries.set(options.blocks, registry)
+  }
   const layer = Executor.layer(options).pipe(
-    Layer.provide(BlockRegistry.layer(options.blocks)),
+    Layer.provide(Layer.succeed(BlockRegistry, registry)),
     Layer.provide(store === undefined ? RunStore.layerMemory : Layer.succeed(RunStore, store)),
     Layer.provide(GraphLoader.layer(options.graphs ?? [])),
   )

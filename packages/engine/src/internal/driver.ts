@@ -10,7 +10,18 @@ import type { GraphLoaderShape } from "../GraphLoader.js"
 import type { NodeProgressEvent, PersistedEvent, RunEvent } from "../RunEvent.js"
 import type { RunStoreShape } from "../RunStore.js"
 import type { Status } from "../Status.js"
-import { AttemptFailure, checkOutput, decodeInput, invoke, retrySchedule } from "./invoke.js"
+import {
+  ASYNC,
+  AttemptFailure,
+  checkOutput,
+  decodeInput,
+  type Emit,
+  invoke,
+  lift,
+  liftSync,
+  retrySchedule,
+  toFailure,
+} from "./invoke.js"
 import type { ExecState, ExecutionFailure, Message, RunMachine } from "./machine.js"
 
 /** The outcome of a run that stopped. */
@@ -150,16 +161,11 @@ export const drive = (
     while (true) {
       const started = machine.startReady(limit)
       yield* commit
-      for (const exec of pending)
-        fibers.set(
-          exec.id,
-          yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }),
-        )
-      for (const exec of started)
-        fibers.set(
-          exec.id,
-          yield* Effect.forkChild(runExecution(env, machine, exec, live), { startImmediately: true }),
-        )
+      for (const exec of pending.length === 0 ? started : [...pending, ...started]) {
+        const effect = new Execution(env, machine, exec, live).start()
+        if (effect !== undefined)
+          fibers.set(exec.id, yield* Effect.forkChild(effect, { startImmediately: true }))
+      }
       pending = []
       if (machine.isIdle() && Queue.sizeUnsafe(queue) === 0) {
         live.accepting = false
@@ -290,175 +296,279 @@ class AttemptContext implements BlockContext {
   }
 }
 
-/** Runs one node execution in its own fiber: decode (R3), review gate (R16), attempts with retry (W1) and timeout (W2). */
-const runExecution = (
-  env: DriverEnv,
-  machine: RunMachine,
-  exec: ExecState,
-  live: LiveRun,
-): Effect.Effect<void> => {
-  const block = exec.info.block
-  const offer = (message: Message) => {
-    Queue.offerUnsafe(live.control, message)
+/** The shape of an execution's decoded, reviewed input, or why it will not run. */
+enum Prepared {
+  Ready,
+  Ended,
+}
+
+/**
+ * One node execution: decode (R3), review gate (R16), attempts with retry (W1) and timeout (W2), and the
+ * message that ends it. A block with no retry, timeout or concurrency limit whose `run` returns without
+ * waiting (a record or a sync generator) finishes synchronously, without a fiber.
+ */
+class Execution {
+  private readonly block: AnyBlock
+  private input: Record<string, unknown> = {}
+  private cost = 0
+  private readonly firstAttempt: number
+  private attempt: number
+  private emitted = 0
+  private lastError = ""
+  private subgraphs = 0
+
+  constructor(
+    private readonly env: DriverEnv,
+    private readonly machine: RunMachine,
+    private readonly exec: ExecState,
+    private readonly live: LiveRun,
+  ) {
+    this.block = exec.info.block
+    this.firstAttempt = exec.attempts + 1
+    this.attempt = exec.attempts
   }
-  const body = Effect.suspend(() => {
-    const ids = { nodeId: exec.info.node.id, blockId: block.id, executionId: exec.id }
+
+  private offer(message: Message): void {
+    Queue.offerUnsafe(this.live.control, message)
+  }
+
+  private ids() {
+    return { nodeId: this.exec.info.node.id, blockId: this.block.id, executionId: this.exec.id }
+  }
+
+  /** Decodes the input and applies the review gate. `Ended` means a Failed or Review message was sent. */
+  private prepare(): Prepared {
+    const { block, exec } = this
     const decoded = decodeInput(block, exec.resolved ?? {})
     if (!decoded.ok) {
       const cause = new BlockFailed({
-        ...ids,
+        ...this.ids(),
         reason: "InvalidInput",
         message: decoded.message,
         ...(decoded.field === undefined ? {} : { field: decoded.field }),
         retryable: false,
       })
-      offer({ tag: "Failed", exec, error: decoded.message, cost: 0, cause })
-      return Effect.void
+      this.offer({ tag: "Failed", exec, error: decoded.message, cost: 0, cause })
+      return Prepared.Ended
     }
     let input = decoded.value
-    if (block.sensitive === true && machine.options.safeMode === true) {
+    if (block.sensitive === true && this.machine.options.safeMode === true) {
       const decision = exec.review?.decision
       if (decision === undefined) {
-        offer({ tag: "Review", exec, payload: input })
-        return Effect.void
+        this.offer({ tag: "Review", exec, payload: input })
+        return Prepared.Ended
       }
       if (!decision.approved) {
-        offer({
-          tag: "Failed",
-          exec,
-          error: `rejected by reviewer${decision.message ? `: ${decision.message}` : ""}`,
-          cost: 0,
-        })
-        return Effect.void
+        const error = `rejected by reviewer${decision.message ? `: ${decision.message}` : ""}`
+        this.offer({ tag: "Failed", exec, error, cost: 0 })
+        return Prepared.Ended
       }
       if (typeof decision.data === "object" && decision.data !== null) {
         input = { ...input, ...(decision.data as Record<string, unknown>) }
       }
     }
-    let cost = typeof block.cost === "function" ? block.cost(input) : (block.cost ?? 0)
-    const policy = block.retry
-    const maxAttempts = policy?.maxAttempts ?? 1
-    const firstAttempt = exec.attempts + 1
-    let attempt = exec.attempts
-    let emitted = 0
-    let lastError = ""
-    let subgraphs = 0
-    const subgraph = (request: SubgraphRequest): Stream.Stream<readonly [string, unknown], Error> =>
-      Stream.callback<readonly [string, unknown], Error>((queue) =>
-        Effect.gen(function* () {
-          if (env.loader === undefined) {
-            return yield* Effect.fail(
-              new Error(`no graph loader is configured to load sub-graph ${request.graphId}`),
-            )
-          }
-          const graph = yield* env.loader.load(request.graphId, request.version)
-          const result = yield* env.runChild({
-            runId: `${exec.id}.sub${++subgraphs}`,
-            graph,
-            inputs: request.inputs,
-            parent: { runId: machine.runId, executionId: exec.id },
-            token: live.token,
-            onRunOutput: (name, value) => {
-              Queue.offerUnsafe(queue, [name, value] as const)
-            },
-          })
-          if (result.status === "COMPLETED") yield* Queue.end(queue)
-          else
-            yield* Queue.fail(
-              queue,
-              new Error(
-                `sub-graph ${graph.id} ended ${result.status}${result.error ? `: ${result.error}` : ""}`,
-              ),
-            )
-        }),
-      )
+    this.input = input
+    this.cost = typeof block.cost === "function" ? block.cost(input) : (block.cost ?? 0)
+    return Prepared.Ready
+  }
 
-    const oneAttempt = Effect.suspend(() => {
-      attempt++
-      emitted = 0
-      if (attempt > firstAttempt) offer({ tag: "Attempt", exec, attempt, error: lastError })
-      const ctx = new AttemptContext(machine, exec, attempt, offer, subgraph, (amount) => {
-        if (Number.isFinite(amount)) cost += amount
+  private readonly emit: Emit = (pin, value) => {
+    const failure = checkOutput(this.block, pin, value)
+    if (failure !== undefined) return failure
+    this.emitted++
+    this.offer({ tag: "Output", exec: this.exec, pin, value })
+    return undefined
+  }
+
+  private readonly reportCost = (amount: number): void => {
+    if (Number.isFinite(amount)) this.cost += amount
+  }
+
+  /** Starts the next attempt: numbers it, reports a retry, and makes its context. */
+  private nextAttempt(): AttemptContext {
+    this.attempt++
+    this.emitted = 0
+    if (this.attempt > this.firstAttempt) {
+      this.offer({ tag: "Attempt", exec: this.exec, attempt: this.attempt, error: this.lastError })
+    }
+    return new AttemptContext(
+      this.machine,
+      this.exec,
+      this.attempt,
+      (m) => this.offer(m),
+      this.subgraph,
+      this.reportCost,
+    )
+  }
+
+  private succeed(): void {
+    this.offer({ tag: "Done", exec: this.exec, cost: this.cost })
+  }
+
+  private fail(failure: AttemptFailure): void {
+    if (failure.review !== undefined)
+      this.offer({ tag: "Review", exec: this.exec, payload: failure.review.payload })
+    else
+      this.offer({
+        tag: "Failed",
+        exec: this.exec,
+        error: failure.message,
+        cost: this.cost,
+        cause: this.tagged(failure),
       })
-      let run = invoke(block, input, ctx, (pin, value) => {
-        const failure = checkOutput(block, pin, value)
-        if (failure !== undefined) return failure
-        emitted++
-        offer({ tag: "Output", exec, pin, value })
-        return undefined
-      })
-      if (block.timeoutMs !== undefined) {
-        const ms = block.timeoutMs
-        run = run.pipe(
-          Effect.timeoutOrElse({
-            duration: Duration.millis(ms),
-            orElse: () =>
-              Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true, { kind: "TimedOut" })),
-          }),
-        )
-      }
-      return run.pipe(
-        Effect.onInterrupt(() => Effect.sync(() => ctx.abort())),
-        Effect.tapError((failure) =>
-          Effect.sync(() => {
-            lastError = failure.message
-            if (failure.kind === "TimedOut") ctx.abort()
-          }),
-        ),
-      )
+  }
+
+  /** The tagged error that explains a final failure: a timeout, exhausted retries, or the block's own error. */
+  private tagged(failure: AttemptFailure): ExecutionFailure {
+    const attempts = this.attempt - this.firstAttempt + 1
+    if (attempts > 1) return new RetriesExhausted({ ...this.ids(), attempts, lastError: failure.message })
+    if (failure.kind === "TimedOut")
+      return new BlockTimedOut({ ...this.ids(), timeoutMs: this.block.timeoutMs ?? 0 })
+    const field = failure.details.field
+    return new BlockFailed({
+      ...this.ids(),
+      reason: failure.kind,
+      message: failure.message,
+      ...(field === undefined ? {} : { field }),
+      retryable: failure.retryable,
     })
+  }
+
+  /** Runs another graph as a child run and streams its outputs (R15). */
+  private readonly subgraph = (
+    request: SubgraphRequest,
+  ): Stream.Stream<readonly [string, unknown], Error> => {
+    const { env, exec, machine, live } = this
+    const next = () => ++this.subgraphs
+    return Stream.callback<readonly [string, unknown], Error>((queue) =>
+      Effect.gen(function* () {
+        if (env.loader === undefined) {
+          return yield* Effect.fail(
+            new Error(`no graph loader is configured to load sub-graph ${request.graphId}`),
+          )
+        }
+        const graph = yield* env.loader.load(request.graphId, request.version)
+        const result = yield* env.runChild({
+          runId: `${exec.id}.sub${next()}`,
+          graph,
+          inputs: request.inputs,
+          parent: { runId: machine.runId, executionId: exec.id },
+          token: live.token,
+          onRunOutput: (name, value) => {
+            Queue.offerUnsafe(queue, [name, value] as const)
+          },
+        })
+        if (result.status === "COMPLETED") yield* Queue.end(queue)
+        else {
+          const detail = result.error ? `: ${result.error}` : ""
+          yield* Queue.fail(queue, new Error(`sub-graph ${graph.id} ended ${result.status}${detail}`))
+        }
+      }),
+    )
+  }
+
+  /** One attempt as an effect, with its timeout; the abort signal fires on interruption and on timeout. */
+  private attemptEffect(): Effect.Effect<void, AttemptFailure> {
+    return Effect.suspend(() => {
+      const ctx = this.nextAttempt()
+      let run = invoke(this.block, this.input, ctx, this.emit)
+      const ms = this.block.timeoutMs
+      if (ms !== undefined) {
+        run = Effect.timeoutOrElse(run, {
+          duration: Duration.millis(ms),
+          orElse: () =>
+            Effect.fail(new AttemptFailure(`timed out after ${ms} ms`, true, { kind: "TimedOut" })),
+        })
+      }
+      return this.watch(run, ctx)
+    })
+  }
+
+  private watch(
+    run: Effect.Effect<void, AttemptFailure>,
+    ctx: AttemptContext,
+  ): Effect.Effect<void, AttemptFailure> {
+    return run.pipe(
+      Effect.onInterrupt(() => Effect.sync(() => ctx.abort())),
+      Effect.tapError((failure) =>
+        Effect.sync(() => {
+          this.lastError = failure.message
+          if (failure.kind === "TimedOut") ctx.abort()
+        }),
+      ),
+    )
+  }
+
+  /** Ends the execution with the outcome of `attempts`, sending Done, Failed or Review. */
+  private settle(attempts: Effect.Effect<void, AttemptFailure>): Effect.Effect<void> {
+    const settled = attempts.pipe(
+      Effect.matchEffect({
+        onSuccess: () => Effect.sync(() => this.succeed()),
+        onFailure: (failure) => Effect.sync(() => this.fail(failure)),
+      }),
+    )
+    // Whatever goes wrong, the driver must hear that this execution ended, or the run would never stop.
+    return settled.pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.sync(() => {
+              const error = `internal error: ${Cause.pretty(cause).split("\n")[0]}`
+              this.offer({ tag: "Failed", exec: this.exec, error, cost: 0 })
+            }),
+      ),
+    )
+  }
+
+  /** Every attempt the retry policy allows, as an effect, under the block's concurrency limit (W3). */
+  private fullEffect(semaphore: Semaphore.Semaphore | undefined): Effect.Effect<void> {
+    const policy = this.block.retry
+    const maxAttempts = policy?.maxAttempts ?? 1
     const attempts =
       maxAttempts > 1 && policy !== undefined
-        ? Effect.retry(oneAttempt, {
+        ? Effect.retry(this.attemptEffect(), {
             schedule: retrySchedule(policy),
             // A retry after outputs were routed would route them twice, so only clean failures retry.
             while: (failure: AttemptFailure) =>
               failure.retryable &&
               failure.review === undefined &&
-              emitted === 0 &&
-              attempt - firstAttempt + 1 < maxAttempts,
+              this.emitted === 0 &&
+              this.attempt - this.firstAttempt + 1 < maxAttempts,
           })
-        : oneAttempt
-    /** The tagged error that explains a final failure: a timeout, exhausted retries, or the block's own error. */
-    const tagged = (failure: AttemptFailure): ExecutionFailure => {
-      const attempts = attempt - firstAttempt + 1
-      if (attempts > 1) return new RetriesExhausted({ ...ids, attempts, lastError: failure.message })
-      if (failure.kind === "TimedOut") return new BlockTimedOut({ ...ids, timeoutMs: block.timeoutMs ?? 0 })
-      const field = failure.details.field
-      return new BlockFailed({
-        ...ids,
-        reason: failure.kind,
-        message: failure.message,
-        ...(field === undefined ? {} : { field }),
-        retryable: failure.retryable,
-      })
+        : this.attemptEffect()
+    const settled = this.settle(attempts)
+    return semaphore === undefined ? settled : Semaphore.withPermits(semaphore, 1)(settled)
+  }
+
+  /**
+   * Starts the execution. Returns `undefined` when it already ended (synchronously), else the effect to run
+   * in a fiber of its own.
+   */
+  start(): Effect.Effect<void> | undefined {
+    try {
+      if (this.prepare() === Prepared.Ended) return undefined
+    } catch (error) {
+      // A throwing `cost` function is the block's failure, not the driver's.
+      this.fail(toFailure(error, undefined))
+      return undefined
     }
-    return attempts.pipe(
-      Effect.matchEffect({
-        onSuccess: () => Effect.sync(() => offer({ tag: "Done", exec, cost })),
-        onFailure: (failure) =>
-          Effect.sync(() => {
-            if (failure.review !== undefined) offer({ tag: "Review", exec, payload: failure.review.payload })
-            else offer({ tag: "Failed", exec, error: failure.message, cost, cause: tagged(failure) })
-          }),
-      }),
-    )
-  })
-  const semaphore = env.blockSemaphore(block)
-  const guarded = semaphore === undefined ? body : Semaphore.withPermits(semaphore, 1)(body)
-  // Whatever goes wrong, the driver must hear that this execution ended, or the run would never stop.
-  return guarded.pipe(
-    Effect.catchCause((cause) =>
-      Cause.hasInterruptsOnly(cause)
-        ? Effect.failCause(cause)
-        : Effect.sync(() =>
-            offer({
-              tag: "Failed",
-              exec,
-              error: `internal error: ${Cause.pretty(cause).split("\n")[0]}`,
-              cost: 0,
-            }),
-          ),
-    ),
-  )
+    const block = this.block
+    const semaphore = this.env.blockSemaphore(block)
+    if ((block.retry?.maxAttempts ?? 1) > 1 || block.timeoutMs !== undefined || semaphore !== undefined) {
+      return this.fullEffect(semaphore)
+    }
+    const ctx = this.nextAttempt()
+    let result: unknown
+    try {
+      result = block.run(this.input, ctx)
+    } catch (error) {
+      this.fail(toFailure(error, block.retry))
+      return undefined
+    }
+    const sync = liftSync(block, result, this.emit)
+    if (sync === ASYNC) return this.settle(this.watch(lift(block, result, ctx, this.emit), ctx))
+    if (sync === undefined) this.succeed()
+    else this.fail(sync)
+    return undefined
+  }
 }

@@ -149,93 +149,134 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 const isPair = (u: unknown): u is readonly [string, unknown] =>
   Array.isArray(u) && u.length === 2 && typeof u[0] === "string"
 
+/** Receives each output in order; returns a failure to stop the attempt. */
+export type Emit = (pin: string, value: unknown) => AttemptFailure | undefined
+
+/** What `liftSync` returns for a result that needs the effect path (a Promise, Effect, Stream or async generator). */
+export const ASYNC: unique symbol = Symbol("weft/async")
+
+const isSyncResult = (result: unknown): boolean =>
+  result === undefined ||
+  result === null ||
+  !isRecord(result) ||
+  !(
+    Stream.isStream(result) ||
+    Effect.isEffect(result) ||
+    typeof (result as { then?: unknown }).then === "function" ||
+    Symbol.asyncIterator in result
+  )
+
 /**
- * Runs one attempt of a block. `emit` receives each output in order and returns a failure to stop the attempt.
+ * Emits what `run` returned when that needs no waiting: nothing, a `{ pin: value }` record, or a sync
+ * generator of pairs. Returns a failure, `undefined` when every output was emitted, or `ASYNC`.
  */
-export const invoke = (
+export const liftSync = (
   block: AnyBlock,
-  input: Record<string, unknown>,
-  ctx: BlockContext,
-  emit: (pin: string, value: unknown) => AttemptFailure | undefined,
-): Effect.Effect<void, AttemptFailure> => {
-  const policy = block.retry
-  const fail = (error: unknown) => toFailure(error, policy)
-  const emitPair = (pair: unknown): AttemptFailure | undefined =>
-    isPair(pair)
-      ? emit(pair[0], pair[1])
-      : new AttemptFailure(`block ${block.id} yielded ${messageOf(pair)}, not a [pin, value] pair`, false)
-  const emitRecord = (record: unknown): Effect.Effect<void, AttemptFailure> => {
-    if (record === undefined || record === null) return Effect.void
-    if (!isRecord(record) || Array.isArray(record)) {
-      return Effect.fail(
-        new AttemptFailure(
-          `block ${block.id} returned ${messageOf(record)}, not a { pin: value } record`,
-          false,
-        ),
-      )
-    }
-    for (const key of Object.keys(record)) {
-      const failure = emit(key, record[key])
-      if (failure !== undefined) return Effect.fail(failure)
-    }
-    return Effect.void
-  }
-  const attempt = Effect.suspend(() => {
-    let result: unknown
+  result: unknown,
+  emit: Emit,
+): AttemptFailure | undefined | typeof ASYNC => {
+  if (!isSyncResult(result)) return ASYNC
+  if (result === undefined || result === null) return undefined
+  if (isRecord(result) && Symbol.iterator in result) {
     try {
-      result = block.run(input, ctx)
+      for (const pair of result as Iterable<unknown>) {
+        const failure = emitPair(block, pair, emit)
+        if (failure !== undefined) return failure
+      }
     } catch (error) {
-      return Effect.fail(fail(error))
+      return toFailure(error, block.retry)
     }
-    if (result === undefined || result === null) return Effect.void
+    return undefined
+  }
+  return emitRecord(block, result, emit)
+}
+
+const emitPair = (block: AnyBlock, pair: unknown, emit: Emit): AttemptFailure | undefined =>
+  isPair(pair)
+    ? emit(pair[0], pair[1])
+    : new AttemptFailure(`block ${block.id} yielded ${messageOf(pair)}, not a [pin, value] pair`, false)
+
+const emitRecord = (block: AnyBlock, record: unknown, emit: Emit): AttemptFailure | undefined => {
+  if (record === undefined || record === null) return undefined
+  if (!isRecord(record) || Array.isArray(record)) {
+    return new AttemptFailure(
+      `block ${block.id} returned ${messageOf(record)}, not a { pin: value } record`,
+      false,
+    )
+  }
+  for (const key of Object.keys(record)) {
+    const failure = emit(key, record[key])
+    if (failure !== undefined) return failure
+  }
+  return undefined
+}
+
+const done = (failure: AttemptFailure | undefined): Effect.Effect<void, AttemptFailure> =>
+  failure === undefined ? Effect.void : Effect.fail(failure)
+
+/**
+ * Lifts whatever `run` returned to a sequence of emits (R1): a record, a sync or async generator, a
+ * Promise or Effect of a record, or a Stream of pairs.
+ */
+export const lift = (
+  block: AnyBlock,
+  result: unknown,
+  ctx: BlockContext,
+  emit: Emit,
+): Effect.Effect<void, AttemptFailure> => {
+  const fail = (error: unknown) => toFailure(error, block.retry)
+  const lifted = Effect.suspend((): Effect.Effect<void, AttemptFailure> => {
+    const sync = liftSync(block, result, emit)
+    if (sync !== ASYNC) return done(sync)
     if (Stream.isStream(result)) {
-      return Stream.runForEach(result as Stream.Stream<unknown, unknown>, (pair) => {
-        const failure = emitPair(pair)
-        return failure === undefined ? Effect.void : Effect.fail(failure)
-      }).pipe(Effect.mapError(fail))
+      return Stream.runForEach(result as Stream.Stream<unknown, unknown>, (pair) =>
+        done(emitPair(block, pair, emit)),
+      ).pipe(Effect.mapError(fail))
     }
     if (Effect.isEffect(result)) {
       return (result as Effect.Effect<unknown, unknown>).pipe(
         Effect.mapError(fail),
-        Effect.flatMap(emitRecord),
+        Effect.flatMap((record) => done(emitRecord(block, record, emit))),
       )
     }
-    if (!isRecord(result)) return emitRecord(result)
     if (typeof (result as { then?: unknown }).then === "function") {
-      return Effect.tryPromise({ try: () => result as unknown as PromiseLike<unknown>, catch: fail }).pipe(
-        Effect.flatMap(emitRecord),
+      return Effect.tryPromise({ try: () => result as PromiseLike<unknown>, catch: fail }).pipe(
+        Effect.flatMap((record) => done(emitRecord(block, record, emit))),
       )
     }
-    if (Symbol.asyncIterator in result) {
-      const iterable = result as AsyncIterable<unknown>
-      return Effect.tryPromise({
-        try: async () => {
-          for await (const pair of iterable) {
-            const failure = emitPair(pair)
-            if (failure !== undefined) return failure
-            if (ctx.signal.aborted) return undefined
-          }
-          return undefined
-        },
-        catch: fail,
-      }).pipe(Effect.flatMap((failure) => (failure === undefined ? Effect.void : Effect.fail(failure))))
-    }
-    if (Symbol.iterator in result) {
-      try {
-        for (const pair of result as Iterable<unknown>) {
-          const failure = emitPair(pair)
-          if (failure !== undefined) return Effect.fail(failure)
+    const iterable = result as AsyncIterable<unknown>
+    return Effect.tryPromise({
+      try: async () => {
+        for await (const pair of iterable) {
+          const failure = emitPair(block, pair, emit)
+          if (failure !== undefined) return failure
+          if (ctx.signal.aborted) return undefined
         }
-      } catch (error) {
-        return Effect.fail(fail(error))
-      }
-      return Effect.void
-    }
-    return emitRecord(result)
+        return undefined
+      },
+      catch: fail,
+    }).pipe(Effect.flatMap(done))
   })
   // A block that throws inside its own Effect or Stream dies rather than fails: that is still its failure.
-  return Effect.catchDefect(attempt, (defect) => Effect.fail(fail(defect)))
+  return Effect.catchDefect(lifted, (defect) => Effect.fail(fail(defect)))
 }
+
+/** Calls `run` and lifts its result: one attempt of a block. */
+export const invoke = (
+  block: AnyBlock,
+  input: Record<string, unknown>,
+  ctx: BlockContext,
+  emit: Emit,
+): Effect.Effect<void, AttemptFailure> =>
+  Effect.suspend(() => {
+    let result: unknown
+    try {
+      result = block.run(input, ctx)
+    } catch (error) {
+      return Effect.fail(toFailure(error, block.retry))
+    }
+    return lift(block, result, ctx, emit)
+  })
 
 /** The retry schedule of a policy (W1): exponential backoff, capped, with jitter unless turned off. */
 export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, unknown> => {

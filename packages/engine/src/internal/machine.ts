@@ -6,8 +6,15 @@
  * before it publishes events or starts executions (W7).
  */
 import type { AnyBlock, ReviewDecision } from "../Block.js"
+import type { BlockRegistryShape } from "../BlockRegistry.js"
 import { assemble, type PathStep, parsePin, select } from "../DynamicPins.js"
-import { type BlockFailed, type BlockTimedOut, IllegalTransition, type RetriesExhausted } from "../Errors.js"
+import {
+  type BlockFailed,
+  BlockNotFound,
+  type BlockTimedOut,
+  IllegalTransition,
+  type RetriesExhausted,
+} from "../Errors.js"
 import type { Graph, Node } from "../Graph.js"
 import type { NodeProgressEvent, PersistedEvent } from "../RunEvent.js"
 import type { CommitBatch, ExecutionRecord, OutputRecord, RunRecord, RunSnapshot } from "../RunStore.js"
@@ -42,13 +49,22 @@ interface Plan {
   readonly byId: ReadonlyMap<string, PlanNode>
 }
 
-const plans = new WeakMap<Graph, WeakMap<(blockId: string) => AnyBlock, Plan>>()
+/** Where a plan finds its blocks. Plans are cached per graph value and per registry. */
+export type BlockSource = Pick<BlockRegistryShape, "get">
 
-const buildPlan = (graph: Graph, resolveBlock: (blockId: string) => AnyBlock): Plan => {
+const plans = new WeakMap<Graph, WeakMap<BlockSource, Plan>>()
+
+const resolveBlock = (registry: BlockSource, blockId: string): AnyBlock => {
+  const block = registry.get(blockId)
+  if (block === undefined) throw new BlockNotFound({ blockId })
+  return block
+}
+
+const buildPlan = (graph: Graph, registry: BlockSource): Plan => {
   const byId = new Map<string, { -readonly [K in keyof PlanNode]: PlanNode[K] }>()
   const nodes: Array<PlanNode> = []
   for (const node of graph.nodes) {
-    const block = resolveBlock(node.blockId)
+    const block = resolveBlock(registry, node.blockId)
     const secretPins = [...block.inputPins.values()].filter((p) => p.secret).map((p) => p.name)
     const plan = {
       index: nodes.length,
@@ -81,16 +97,16 @@ const buildPlan = (graph: Graph, resolveBlock: (blockId: string) => AnyBlock): P
   return { nodes, byId }
 }
 
-const planOf = (graph: Graph, resolveBlock: (blockId: string) => AnyBlock): Plan => {
-  let byResolver = plans.get(graph)
-  if (byResolver === undefined) {
-    byResolver = new WeakMap()
-    plans.set(graph, byResolver)
+const planOf = (graph: Graph, registry: BlockSource): Plan => {
+  let byRegistry = plans.get(graph)
+  if (byRegistry === undefined) {
+    byRegistry = new WeakMap()
+    plans.set(graph, byRegistry)
   }
-  let plan = byResolver.get(resolveBlock)
+  let plan = byRegistry.get(registry)
   if (plan === undefined) {
-    plan = buildPlan(graph, resolveBlock)
-    byResolver.set(resolveBlock, plan)
+    plan = buildPlan(graph, registry)
+    byRegistry.set(registry, plan)
   }
   return plan
 }
@@ -223,7 +239,7 @@ export class RunMachine {
   private order = 0
   private events: Array<PersistedEvent> = []
   private progress: Array<NodeProgressEvent> = []
-  private dirty = new Set<ExecState>()
+  private readonly dirty = new Set<ExecState>()
   private newOutputs: Array<OutputRecord> = []
   private newRunOutputs: Array<readonly [string, unknown]> = []
   private runDirty = true
@@ -234,7 +250,7 @@ export class RunMachine {
     readonly graph: Graph,
     readonly runInputs: Readonly<Record<string, unknown>>,
     readonly options: RunRecord["options"],
-    resolveBlock: (blockId: string) => AnyBlock,
+    registry: BlockSource,
     readonly parent: { readonly runId: string; readonly executionId: string } | undefined,
     now: number,
     previous: RunRecord | undefined,
@@ -248,7 +264,7 @@ export class RunMachine {
     this.outputs = {}
     for (const [name, values] of Object.entries(previous?.outputs ?? {})) this.outputs[name] = [...values]
 
-    this.plan = planOf(graph, resolveBlock)
+    this.plan = planOf(graph, registry)
   }
 
   /** The run's state of a node, made on first use. */
@@ -372,7 +388,7 @@ export class RunMachine {
     this.events = []
     this.progress = []
     this.newOutputs = []
-    this.dirty = new Set()
+    this.dirty.clear()
     this.runDirty = false
     return { batch, progress, runOutputs }
   }
@@ -417,9 +433,10 @@ export class RunMachine {
   /** The execution's input: node defaults under linked values, dynamic pins assembled, run input for input nodes. */
   private resolve(exec: ExecState): Record<string, unknown> {
     const { node, block } = exec.info
-    const merged =
-      node.inputDefault === undefined ? { ...exec.inputs } : { ...node.inputDefault, ...exec.inputs }
-    const resolved = assemble(merged)
+    // `assemble` copies: the resolved input never aliases the defaults or the linked values.
+    const resolved = assemble(
+      node.inputDefault === undefined ? exec.inputs : { ...node.inputDefault, ...exec.inputs },
+    )
     if (block.kind === "input") {
       // The run's input fills an input node's start execution (R6); a value linked into it wins (R8).
       const name = resolved.name
