@@ -89,7 +89,11 @@ export interface ExecutorConfig {
  * @category models
  */
 export interface ExecutorShape {
-  /** Validates the graph (R4) and its inputs (R5), records the run, and starts it. */
+  /**
+   * Validates the graph (R4) and its inputs (R5), records the run, and starts it. Graphs are treated as
+   * immutable values: validation and the routing plan are cached per graph object, so pass a new object
+   * (not a mutated one) for a changed graph.
+   */
   readonly start: (
     graph: Graph,
     options?: StartOptions,
