@@ -4,61 +4,8 @@
  *
  * It is plain engine code with no test helper, so the same `runDemo` also runs in Node for comparison.
  */
-import { Schema } from "effect"
-import { Block, type Graph, type RunEvent, type RunResult, runGraph } from "../src/index.js"
-
-const Input = Block.make({
-  id: "browser/input",
-  title: "Input",
-  description: "A graph input.",
-  categories: ["io"],
-  kind: "input",
-  input: Schema.Struct({ name: Schema.String, value: Schema.optional(Schema.String) }),
-  output: Schema.Struct({ result: Schema.String }),
-  run: ({ value }) => ({ result: value ?? "" }),
-})
-
-/** Yields each word from an async generator, awaiting a macrotask between words. */
-const Words = Block.make({
-  id: "browser/words",
-  title: "Words",
-  description: "Yields each word, asynchronously.",
-  categories: ["text"],
-  input: Schema.Struct({ text: Schema.String }),
-  output: Schema.Struct({ word: Schema.String }),
-  async *run({ text }) {
-    for (const word of text.split(/\s+/).filter(Boolean)) {
-      await new Promise((resolve) => setTimeout(resolve, 1))
-      yield ["word", word.toUpperCase()] as const
-    }
-  },
-})
-
-const Output = Block.make({
-  id: "browser/output",
-  title: "Output",
-  description: "A graph output.",
-  categories: ["io"],
-  kind: "output",
-  input: Schema.Struct({ name: Schema.String, value: Schema.Unknown }),
-  output: Schema.Struct({ output: Schema.Unknown }),
-  run: ({ value }) => ({ output: value }),
-})
-
-const graph: Graph = {
-  id: "browser-demo",
-  version: 1,
-  name: "Shout every word",
-  nodes: [
-    { id: "in", blockId: "browser/input", inputDefault: { name: "text" } },
-    { id: "words", blockId: "browser/words" },
-    { id: "out", blockId: "browser/output", inputDefault: { name: "words" } },
-  ],
-  links: [
-    { sourceId: "in", sourceName: "result", sinkId: "words", sinkName: "text" },
-    { sourceId: "words", sourceName: "word", sinkId: "out", sinkName: "value" },
-  ],
-}
+import { exampleBlocks, exampleGraph } from "../src/examples.js"
+import { type RunEvent, type RunResult, runGraph } from "../src/index.js"
 
 /** The input of the demo run and the outputs it must end with. */
 export const demoInput = "weft runs in browsers"
@@ -72,8 +19,8 @@ export interface DemoRun {
 /** Runs the demo graph and collects every event, in order. */
 export const runDemo = async (): Promise<DemoRun> => {
   const events: Array<RunEvent> = []
-  const result = await runGraph(graph, {
-    blocks: [Block.set("browser", [Input, Words, Output])],
+  const result = await runGraph(exampleGraph, {
+    blocks: [exampleBlocks],
     inputs: { text: demoInput },
     onEvent: (event) => {
       events.push(event)
