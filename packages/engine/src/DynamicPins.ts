@@ -119,7 +119,9 @@ const setIn = (container: unknown, path: ReadonlyArray<PathStep>, value: unknown
 export const assemble = (input: Readonly<Record<string, unknown>>): Record<string, unknown> => {
   let dynamic: Array<string> | undefined
   for (const key in input) {
-    if (Object.hasOwn(input, key) && key.includes("_") && isDynamic(key)) (dynamic ??= []).push(key)
+    if (!Object.hasOwn(input, key) || !key.includes("_") || !isDynamic(key)) continue
+    dynamic ??= []
+    dynamic.push(key)
   }
   if (dynamic === undefined) return { ...input }
   const out: Record<string, unknown> = {}
