@@ -1,6 +1,6 @@
 /**
  * Drives one run: applies block messages to the run machine, commits each batch, publishes its events,
- * and runs ready executions in their own fibers (retry, timeout, concurrency, review, sub-graphs).
+ * and starts ready executions (retry, timeout, concurrency, review, sub-graphs); those that wait get a fiber.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
 import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphRequest } from "../Block.js"
@@ -108,7 +108,7 @@ const resultOf = (machine: RunMachine): RunResult => ({
 })
 
 /** Commits the machine's current batch, then publishes its events and run outputs. */
-export const commitBatch = (
+const commitBatch = (
   env: DriverEnv,
   machine: RunMachine,
   live: LiveRun,
