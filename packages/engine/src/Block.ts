@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type { Effect, Stream } from "effect"
-import { Schema, SchemaAST } from "effect"
+import { type Context, Schema, SchemaAST } from "effect"
 
 /** Output pins of a block: the output schema's fields as types. */
 export type OutputPins<O extends Schema.Struct.Fields> = {
@@ -97,7 +97,102 @@ export interface BlockContext {
   readonly review: ReviewDecision | undefined
   /** Runs another graph as a child run and streams its outputs as `[outputName, value]` (R15). */
   readonly subgraph: (request: SubgraphRequest) => Stream.Stream<readonly [string, unknown], Error>
+  /**
+   * The secrets behind this block's credential fields, by field name, resolved by the executor. They never
+   * appear in outputs, errors, logs or events: any output containing one is redacted.
+   */
+  readonly credentials: Readonly<Record<string, ResolvedCredentials>>
+  /** Shared resources the host configured (an HTTP client, model endpoints…); see `BlockResources`. */
+  readonly resources: BlockResources
 }
+
+/**
+ * Shared resources that the executor hands to every block, configured by the host
+ * (`ExecutorConfig.resources`): an Effect `Context` whose keys are services packages declare, e.g. the safe
+ * HTTP client of `@weft/blocks`. A block reads one with `Context.getOrUndefined(ctx.resources, Key)`.
+ *
+ * @category models
+ */
+export type BlockResources = Context.Context<never>
+
+/**
+ * What a credential field needs: a provider (e.g. `openai`) and a kind of secret.
+ *
+ * @category models
+ */
+export interface CredentialsRequirement {
+  readonly provider: string
+  readonly type: "api_key" | "oauth2" | "user_password" | "host_scoped"
+}
+
+/**
+ * The value of a credential field in a graph: a reference to a stored secret, never the secret itself.
+ * It has the shape AutoGPT uses (`{ id, provider, type, title }`).
+ *
+ * @category models
+ */
+export const CredentialsRef = Schema.Struct({
+  id: Schema.String,
+  provider: Schema.String,
+  type: Schema.String,
+  title: Schema.optional(Schema.String),
+})
+/** @category models */
+export interface CredentialsRef extends Schema.Schema.Type<typeof CredentialsRef> {}
+
+/**
+ * A resolved secret, as a block receives it in `ctx.credentials`.
+ *
+ * @category models
+ */
+export interface ResolvedCredentials {
+  readonly provider: string
+  readonly type: CredentialsRequirement["type"]
+  /** The API key, access token or password. */
+  readonly secret: string
+  readonly username?: string
+}
+
+/**
+ * Finds the secret behind a credential reference; the host backs it with its encrypted store. Returning
+ * `undefined` means "no such credentials" (the execution fails, naming the field).
+ *
+ * @category models
+ */
+export type CredentialResolver = (
+  ref: CredentialsRef,
+  request: {
+    readonly runId: string
+    readonly nodeId: string
+    readonly blockId: string
+    readonly field: string
+    readonly requirement: CredentialsRequirement
+  },
+) => Promise<ResolvedCredentials | undefined> | ResolvedCredentials | undefined
+
+/**
+ * The annotation key of a credential field.
+ *
+ * @category annotations
+ */
+export const CredentialsAnnotation = "credentials"
+
+/**
+ * A credential field: holds a `CredentialsRef`; the executor resolves it into `ctx.credentials[field]`.
+ *
+ * @example
+ * ```ts
+ * input: Schema.Struct({ prompt: Schema.String, credentials: Block.credentials({ provider: "openai", type: "api_key" }) })
+ * ```
+ *
+ * @category annotations
+ */
+export const credentials = (requirement: CredentialsRequirement) =>
+  CredentialsRef.annotate({
+    [CredentialsAnnotation]: requirement,
+    title: `${requirement.provider} credentials`,
+    description: `A reference to stored ${requirement.provider} credentials (${requirement.type}).`,
+  })
 
 /**
  * Retry policy of a block (W1). Delays grow as `initialDelayMs × factor^n`, capped at `maxDelayMs`,
@@ -192,6 +287,8 @@ export interface PinInfo {
   readonly required: boolean
   readonly secret: boolean
   readonly advanced: boolean
+  /** Set on credential fields (`Block.credentials`). */
+  readonly credentials?: CredentialsRequirement
 }
 
 /**
@@ -207,6 +304,8 @@ export interface Block<
   readonly kind: BlockKind
   readonly inputPins: ReadonlyMap<string, PinInfo>
   readonly outputPins: ReadonlyMap<string, PinInfo>
+  /** The input pins that hold credentials (`Block.credentials`). */
+  readonly credentialPins: ReadonlyArray<PinInfo>
   /** Input schema as JSON Schema (draft 2020-12), with `secret` and `advanced` annotations kept. */
   readonly inputJsonSchema: () => Record<string, unknown>
   /** Output schema as JSON Schema (draft 2020-12). */
@@ -250,12 +349,14 @@ export const secret = <S extends Schema.Top>(schema: S): S["Rebuild"] =>
 export const advanced = <S extends Schema.Top>(schema: S): S["Rebuild"] =>
   schema.annotate({ [AdvancedAnnotation]: true })
 
-const annotationFlag = (ast: SchemaAST.AST, key: string): boolean => {
+const annotation = (ast: SchemaAST.AST, key: string): unknown => {
   const annotations = SchemaAST.resolve(ast) as Record<string, unknown> | undefined
-  if (annotations?.[key] === true) return true
+  if (annotations?.[key] !== undefined) return annotations[key]
   const contextAnnotations = ast.context?.annotations as Record<string, unknown> | undefined
-  return contextAnnotations?.[key] === true
+  return contextAnnotations?.[key]
 }
+
+const annotationFlag = (ast: SchemaAST.AST, key: string): boolean => annotation(ast, key) === true
 
 const pinInfos = (fields: Schema.Struct.Fields): ReadonlyMap<string, PinInfo> => {
   const pins = new Map<string, PinInfo>()
@@ -263,11 +364,13 @@ const pinInfos = (fields: Schema.Struct.Fields): ReadonlyMap<string, PinInfo> =>
     const ast = field.ast
     // A pin is required when its encoded side is: `withDecodingDefault` fields may be left out.
     const encoded = SchemaAST.toEncoded(ast)
+    const requirement = annotation(ast, CredentialsAnnotation) as CredentialsRequirement | undefined
     pins.set(name, {
       name,
       required: encoded.context?.isOptional !== true && ast.context?.isOptional !== true,
       secret: annotationFlag(ast, SecretAnnotation),
       advanced: annotationFlag(ast, AdvancedAnnotation),
+      ...(requirement === undefined ? {} : { credentials: requirement }),
     })
   }
   return pins
@@ -278,7 +381,8 @@ const jsonSchemaOf = (schema: Schema.Top): (() => Record<string, unknown>) => {
   return () => {
     if (cached === undefined) {
       const doc = Schema.toJsonSchemaDocument(schema, {
-        includeAnnotationKey: (key) => key === SecretAnnotation || key === AdvancedAnnotation,
+        includeAnnotationKey: (key) =>
+          key === SecretAnnotation || key === AdvancedAnnotation || key === CredentialsAnnotation,
       })
       cached = { ...(doc.schema as Record<string, unknown>), $defs: doc.definitions }
     }
@@ -320,11 +424,13 @@ export const make = <I extends Schema.Struct.Fields, O extends Schema.Struct.Fie
   ) {
     throw new Error(`Block.make(${options.id}): retry.maxAttempts must be at least 1`)
   }
+  const inputPins = pinInfos(options.input.fields)
   return {
     ...options,
     version: options.version ?? 1,
     kind: options.kind ?? "standard",
-    inputPins: pinInfos(options.input.fields),
+    inputPins,
+    credentialPins: [...inputPins.values()].filter((pin) => pin.credentials !== undefined),
     outputPins: pinInfos(options.output.fields),
     inputJsonSchema: jsonSchemaOf(options.input),
     outputJsonSchema: jsonSchemaOf(options.output),

@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Queue, Semaphore, Stream } from "effect"
-import type { AnyBlock, ReviewDecision } from "./Block.js"
+import type { AnyBlock, BlockResources, CredentialResolver, ReviewDecision } from "./Block.js"
 import { BlockRegistry, type BlockRegistryShape } from "./BlockRegistry.js"
 import {
   type GraphInvalid,
@@ -81,6 +81,10 @@ export interface ExecutorConfig {
   readonly maxConcurrency?: number
   /** Per-block limits on concurrent executions across all runs, by block id (W3). Overrides `Block.concurrency`. */
   readonly blockConcurrency?: Readonly<Record<string, number>>
+  /** Resolves credential fields to secrets for `ctx.credentials`. Without it, blocks that need credentials fail. */
+  readonly credentials?: CredentialResolver
+  /** Shared resources handed to every block as `ctx.resources`. */
+  readonly resources?: BlockResources
 }
 
 /**
@@ -243,6 +247,8 @@ const makeExecutor = (config: ExecutorConfig) =>
 
     const env: DriverEnv = {
       store,
+      resources: config.resources ?? Context.empty(),
+      ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
       loader,
       maxConcurrency: config.maxConcurrency ?? 64,
       blockSemaphore,

@@ -4,6 +4,15 @@
  *
  * @since 0.1.0
  */
+
+export type {
+  AnyBlock,
+  BlockContext,
+  BlockResources,
+  CredentialResolver,
+  CredentialsRequirement,
+  ResolvedCredentials,
+} from "./Block.js"
 export * as Block from "./Block.js"
 export * from "./BlockRegistry.js"
 export * as DynamicPins from "./DynamicPins.js"

@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Stream } from "effect"
-import type { AnyBlock, BlockContext, ReviewDecision } from "./Block.js"
+import { Context, Effect, Stream } from "effect"
+import type { AnyBlock, BlockContext, BlockResources, ResolvedCredentials, ReviewDecision } from "./Block.js"
 import { BlockFailed } from "./Errors.js"
 import { checkOutput, decodeInput, invoke } from "./internal/invoke.js"
 
@@ -19,6 +19,9 @@ export interface RunBlockOptions {
   readonly review?: ReviewDecision
   /** Receives `ctx.progress` deltas. */
   readonly onProgress?: (delta: unknown) => void
+  /** Resolved credentials, by field name, for `ctx.credentials`. */
+  readonly credentials?: Readonly<Record<string, ResolvedCredentials>>
+  readonly resources?: BlockResources
 }
 
 /**
@@ -70,6 +73,8 @@ export const runBlockEffect = (
       reportCost: noop,
       review: options.review,
       subgraph: () => Stream.fail(new Error("sub-graphs need an executor: run this block inside a graph")),
+      credentials: options.credentials ?? {},
+      resources: options.resources ?? Context.empty(),
     }
     return invoke(block, decoded.value, ctx, (pin, value) => {
       const failure = checkOutput(block, pin, value)

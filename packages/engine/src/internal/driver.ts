@@ -3,7 +3,17 @@
  * and starts ready executions (retry, timeout, concurrency, review, sub-graphs); those that wait get a fiber.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Fiber, Queue, Semaphore, Stream } from "effect"
-import type { AnyBlock, BlockContext, BlockLogger, ReviewDecision, SubgraphRequest } from "../Block.js"
+import type {
+  AnyBlock,
+  BlockContext,
+  BlockLogger,
+  BlockResources,
+  CredentialResolver,
+  CredentialsRef,
+  ResolvedCredentials,
+  ReviewDecision,
+  SubgraphRequest,
+} from "../Block.js"
 import { BlockFailed, BlockTimedOut, RetriesExhausted } from "../Errors.js"
 import type { Graph } from "../Graph.js"
 import type { GraphLoaderShape } from "../GraphLoader.js"
@@ -57,6 +67,8 @@ export type Control =
 /** What a driver needs from the executor. */
 export interface DriverEnv {
   readonly store: RunStoreShape
+  readonly resources: BlockResources
+  readonly credentials?: CredentialResolver
   readonly loader: GraphLoaderShape | undefined
   readonly maxConcurrency: number
   readonly blockSemaphore: (block: AnyBlock) => Semaphore.Semaphore | undefined
@@ -262,6 +274,8 @@ class AttemptContext implements BlockContext {
     private readonly offer: (message: Message) => void,
     readonly subgraph: BlockContext["subgraph"],
     readonly reportCost: (amount: number) => void,
+    readonly credentials: Readonly<Record<string, ResolvedCredentials>>,
+    readonly resources: BlockResources,
   ) {
     this.runId = machine.runId
     this.graphId = machine.graph.id
@@ -296,6 +310,46 @@ class AttemptContext implements BlockContext {
   }
 }
 
+const NO_CREDENTIALS: Readonly<Record<string, ResolvedCredentials>> = Object.freeze({})
+const MASK = "********"
+
+/** A copy of `value` with every secret replaced by a mask, in every string it holds. */
+export const redact = (value: unknown, secrets: ReadonlyArray<string>): unknown => {
+  if (typeof value === "string") {
+    let out = value
+    for (const secret of secrets) out = out.split(secret).join(MASK)
+    return out
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, secrets))
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = redact(v, secrets)
+    return out
+  }
+  return value
+}
+
+const redactMessage = (message: Message, secrets: ReadonlyArray<string>): Message => {
+  switch (message.tag) {
+    case "Output":
+      return { ...message, value: redact(message.value, secrets) }
+    case "Progress":
+      return { ...message, delta: redact(message.delta, secrets) }
+    case "Log":
+      return {
+        ...message,
+        message: redact(message.message, secrets) as string,
+        data: redact(message.data, secrets),
+      }
+    case "Failed":
+      return { ...message, error: redact(message.error, secrets) as string }
+    case "Attempt":
+      return { ...message, error: redact(message.error, secrets) as string }
+    default:
+      return message
+  }
+}
+
 /** The shape of an execution's decoded, reviewed input, or why it will not run. */
 enum Prepared {
   Ready,
@@ -316,6 +370,9 @@ class Execution {
   private emitted = 0
   private lastError = ""
   private subgraphs = 0
+  private credentials: Readonly<Record<string, ResolvedCredentials>> = NO_CREDENTIALS
+  /** Resolved secrets: redacted from every message this execution sends. */
+  private secrets: ReadonlyArray<string> = []
 
   constructor(
     private readonly env: DriverEnv,
@@ -329,7 +386,57 @@ class Execution {
   }
 
   private offer(message: Message): void {
-    Queue.offerUnsafe(this.live.control, message)
+    Queue.offerUnsafe(
+      this.live.control,
+      this.secrets.length === 0 ? message : redactMessage(message, this.secrets),
+    )
+  }
+
+  /** Resolves the block's credential fields into `ctx.credentials`, failing with the field that is missing. */
+  private resolveCredentials(): Effect.Effect<void, AttemptFailure> {
+    const { block, exec, env } = this
+    return Effect.forEach(
+      block.credentialPins,
+      (pin) =>
+        Effect.gen({ self: this }, function* () {
+          const requirement = pin.credentials!
+          const field = pin.name
+          const ref = this.input[field] as CredentialsRef | undefined
+          const fail = (reason: string) =>
+            Effect.fail(
+              new AttemptFailure(`credentials ${field}: ${reason}`, false, { kind: "InvalidInput", field }),
+            )
+          if (ref === undefined) return yield* fail("no credentials are set")
+          if (ref.provider !== requirement.provider) {
+            return yield* fail(`expected ${requirement.provider} credentials, got ${ref.provider}`)
+          }
+          const resolver = env.credentials
+          if (resolver === undefined) return yield* fail("no credential store is configured")
+          const request = {
+            runId: this.machine.runId,
+            nodeId: exec.info.node.id,
+            blockId: block.id,
+            field,
+            requirement,
+          }
+          const resolved = yield* Effect.tryPromise({
+            try: async () => resolver(ref, request),
+            catch: (error) =>
+              new AttemptFailure(
+                `credentials ${field}: ${error instanceof Error ? error.message : String(error)}`,
+                false,
+                {
+                  kind: "InvalidInput",
+                  field,
+                },
+              ),
+          })
+          if (resolved === undefined) return yield* fail(`credentials ${ref.id} were not found`)
+          this.credentials = { ...this.credentials, [field]: resolved }
+          if (resolved.secret !== "") this.secrets = [...this.secrets, resolved.secret]
+        }),
+      { discard: true },
+    )
   }
 
   private ids() {
@@ -398,6 +505,8 @@ class Execution {
       (m) => this.offer(m),
       this.subgraph,
       this.reportCost,
+      this.credentials,
+      this.env.resources,
     )
   }
 
@@ -536,7 +645,9 @@ class Execution {
               this.attempt - this.firstAttempt + 1 < maxAttempts,
           })
         : this.attemptEffect()
-    const settled = this.settle(attempts)
+    const settled = this.settle(
+      this.block.credentialPins.length === 0 ? attempts : Effect.andThen(this.resolveCredentials(), attempts),
+    )
     return semaphore === undefined ? settled : Semaphore.withPermits(semaphore, 1)(settled)
   }
 
@@ -554,7 +665,12 @@ class Execution {
     }
     const block = this.block
     const semaphore = this.env.blockSemaphore(block)
-    if ((block.retry?.maxAttempts ?? 1) > 1 || block.timeoutMs !== undefined || semaphore !== undefined) {
+    if (
+      (block.retry?.maxAttempts ?? 1) > 1 ||
+      block.timeoutMs !== undefined ||
+      semaphore !== undefined ||
+      block.credentialPins.length > 0
+    ) {
       return this.fullEffect(semaphore)
     }
     const ctx = this.nextAttempt()
