@@ -376,7 +376,9 @@ const pinInfos = (fields: Schema.Struct.Fields): ReadonlyMap<string, PinInfo> =>
   return pins
 }
 
-const jsonSchemaOf = (schema: Schema.Top): (() => Record<string, unknown>) => {
+const DOC_KEYS = ["title", "description", "examples", SecretAnnotation, AdvancedAnnotation, CredentialsAnnotation]
+
+const jsonSchemaOf = (schema: Schema.Struct<Schema.Struct.Fields>): (() => Record<string, unknown>) => {
   let cached: Record<string, unknown> | undefined
   return () => {
     if (cached === undefined) {
@@ -384,7 +386,19 @@ const jsonSchemaOf = (schema: Schema.Top): (() => Record<string, unknown>) => {
         includeAnnotationKey: (key) =>
           key === SecretAnnotation || key === AdvancedAnnotation || key === CredentialsAnnotation,
       })
-      cached = { ...(doc.schema as Record<string, unknown>), $defs: doc.definitions }
+      const root = doc.schema as Record<string, unknown>
+      // Some schemas (e.g. `Schema.Unknown`) lose their annotations on the way to JSON Schema: a pin's
+      // title and description come from its field's annotations, so that every pin is documented for UIs.
+      const properties = { ...((root.properties ?? {}) as Record<string, Record<string, unknown>>) }
+      for (const [name, field] of Object.entries(schema.fields)) {
+        const property = { ...(properties[name] ?? {}) }
+        for (const key of DOC_KEYS) {
+          const value = annotation(field.ast, key)
+          if (value !== undefined && property[key] === undefined) property[key] = value
+        }
+        properties[name] = property
+      }
+      cached = { ...root, properties, $defs: doc.definitions }
     }
     return cached
   }
