@@ -376,7 +376,14 @@ const pinInfos = (fields: Schema.Struct.Fields): ReadonlyMap<string, PinInfo> =>
   return pins
 }
 
-const DOC_KEYS = ["title", "description", "examples", SecretAnnotation, AdvancedAnnotation, CredentialsAnnotation]
+const DOC_KEYS = [
+  "title",
+  "description",
+  "examples",
+  SecretAnnotation,
+  AdvancedAnnotation,
+  CredentialsAnnotation,
+]
 
 const jsonSchemaOf = (schema: Schema.Struct<Schema.Struct.Fields>): (() => Record<string, unknown>) => {
   let cached: Record<string, unknown> | undefined
