@@ -95,6 +95,8 @@ export interface BlockContext {
   readonly reportCost: (amount: number) => void
   /** The decision on this execution's pending review, once a reviewer has acted (R16). */
   readonly review: ReviewDecision | undefined
+  /** The run's safe mode (R16), or `undefined` when the run did not set it. */
+  readonly safeMode: boolean | undefined
   /** Runs another graph as a child run and streams its outputs as `[outputName, value]` (R15). */
   readonly subgraph: (request: SubgraphRequest) => Stream.Stream<readonly [string, unknown], Error>
   /**

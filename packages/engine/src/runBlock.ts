@@ -17,6 +17,7 @@ import { checkOutput, decodeInput, invoke } from "./internal/invoke.js"
 export interface RunBlockOptions {
   readonly signal?: AbortSignal
   readonly review?: ReviewDecision
+  readonly safeMode?: boolean
   /** Receives `ctx.progress` deltas. */
   readonly onProgress?: (delta: unknown) => void
   /** Resolved credentials, by field name, for `ctx.credentials`. */
@@ -72,6 +73,7 @@ export const runBlockEffect = (
       progress: options.onProgress ?? noop,
       reportCost: noop,
       review: options.review,
+      safeMode: options.safeMode,
       subgraph: () => Stream.fail(new Error("sub-graphs need an executor: run this block inside a graph")),
       credentials: options.credentials ?? {},
       resources: options.resources ?? Context.empty(),

@@ -45,7 +45,7 @@ describe("single-block runs and examples", () => {
   })
 
   it("R3: runBlock refuses invalid input with BlockFailed naming the field", async () => {
-    const error = await Effect.runPromise(Effect.flip(runBlockEffect(Split, { text: 3, delimiter: "," })))
+    const error = await Effect.runPromise(Effect.flip(runBlockEffect(Split, { text: null, delimiter: "," })))
     expect(error).toBeInstanceOf(BlockFailed)
     expect(error.reason).toBe("InvalidInput")
     expect(error.field).toBe("text")

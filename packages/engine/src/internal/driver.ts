@@ -266,6 +266,7 @@ class AttemptContext implements BlockContext {
   readonly nodeId: string
   readonly executionId: string
   readonly review: ReviewDecision | undefined
+  readonly safeMode: boolean | undefined
 
   constructor(
     machine: RunMachine,
@@ -282,6 +283,7 @@ class AttemptContext implements BlockContext {
     this.nodeId = exec.info.node.id
     this.executionId = exec.id
     this.review = exec.review?.decision
+    this.safeMode = machine.options.safeMode
   }
 
   get signal(): AbortSignal {

@@ -6,6 +6,7 @@ import { Duration, Effect, Exit, Schedule, Schema, SchemaAST, Stream } from "eff
 import type { AnyBlock, BlockContext, RetryPolicy } from "../Block.js"
 import { BlockError, ReviewRequested } from "../Errors.js"
 import { issuesByField } from "../Validation.js"
+import { coerceInput } from "./coerce.js"
 
 /** Why an attempt failed, as the executor needs to know it. */
 export class AttemptFailure {
@@ -106,6 +107,14 @@ export const decodeInput = (
   const exit = compile(block).decode(resolved)
   if (Exit.isSuccess(exit)) {
     return { ok: true, value: block.openInputs === true ? { ...resolved, ...exit.value } : exit.value }
+  }
+  // AutoGPT converts mismatched values to the field's type before validating: do the same, then retry.
+  const coerced = coerceInput(block, resolved)
+  if (coerced !== undefined) {
+    const retried = compile(block).decode(coerced)
+    if (Exit.isSuccess(retried)) {
+      return { ok: true, value: block.openInputs === true ? { ...coerced, ...retried.value } : retried.value }
+    }
   }
   const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
   if (reason !== undefined && reason._tag === "Fail") {
