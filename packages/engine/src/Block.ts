@@ -123,7 +123,8 @@ export type BlockResources = Context.Context<never>
  * @category models
  */
 export interface CredentialsRequirement {
-  readonly provider: string
+  /** The provider, or the providers any of which will do (e.g. an OpenAI-compatible endpoint). */
+  readonly provider: string | ReadonlyArray<string>
   readonly type: "api_key" | "oauth2" | "user_password" | "host_scoped"
 }
 
@@ -189,12 +190,25 @@ export const CredentialsAnnotation = "credentials"
  *
  * @category annotations
  */
-export const credentials = (requirement: CredentialsRequirement) =>
-  CredentialsRef.annotate({
+export const credentials = (requirement: CredentialsRequirement) => {
+  const providers =
+    typeof requirement.provider === "string" ? requirement.provider : requirement.provider.join(" or ")
+  return CredentialsRef.annotate({
     [CredentialsAnnotation]: requirement,
-    title: `${requirement.provider} credentials`,
-    description: `A reference to stored ${requirement.provider} credentials (${requirement.type}).`,
+    title: `${providers} credentials`,
+    description: `A reference to stored ${providers} credentials (${requirement.type}).`,
   })
+}
+
+/**
+ * Whether a credential reference's provider satisfies a requirement.
+ *
+ * @category predicates
+ */
+export const acceptsProvider = (requirement: CredentialsRequirement, provider: string): boolean =>
+  typeof requirement.provider === "string"
+    ? requirement.provider === provider
+    : requirement.provider.includes(provider)
 
 /**
  * Retry policy of a block (W1). Delays grow as `initialDelayMs × factor^n`, capped at `maxDelayMs`,
@@ -355,7 +369,16 @@ const annotation = (ast: SchemaAST.AST, key: string): unknown => {
   const annotations = SchemaAST.resolve(ast) as Record<string, unknown> | undefined
   if (annotations?.[key] !== undefined) return annotations[key]
   const contextAnnotations = ast.context?.annotations as Record<string, unknown> | undefined
-  return contextAnnotations?.[key]
+  if (contextAnnotations?.[key] !== undefined) return contextAnnotations[key]
+  // `Schema.optional(X)` wraps X in a union with `undefined`: X's annotations still describe the pin.
+  if (ast._tag === "Union") {
+    for (const member of ast.types) {
+      if (member._tag === "Undefined" || member._tag === "Null") continue
+      const found = annotation(member, key)
+      if (found !== undefined) return found
+    }
+  }
+  return undefined
 }
 
 const annotationFlag = (ast: SchemaAST.AST, key: string): boolean => annotation(ast, key) === true

@@ -130,3 +130,49 @@ describe("resources", () => {
     expect(without.result.outputs).toEqual({ text: ["none"] })
   })
 })
+
+describe("optional credentials", () => {
+  it("an optional credential field may stay empty, and a requirement may accept several providers", async () => {
+    const Flexible = Block.make({
+      id: "t/flexible",
+      title: "Flexible",
+      description: "Runs with or without credentials.",
+      categories: ["test"],
+      input: Schema.Struct({
+        credentials: Schema.optional(Block.credentials({ provider: ["openai", "ollama"], type: "api_key" })),
+      }),
+      output: Schema.Struct({ using: Schema.String }),
+      run: (_, ctx) => ({ using: ctx.credentials.credentials?.provider ?? "host default" }),
+    })
+    expect(Flexible.credentialPins.map((p) => [p.name, p.required])).toEqual([["credentials", false]])
+    const config = {
+      credentials: (async (r) => ({
+        provider: r.provider,
+        type: "api_key",
+        secret: "k",
+      })) satisfies CredentialResolver,
+    }
+    const run = async (inputDefault: Record<string, unknown>) =>
+      execute(
+        graph(
+          [
+            ["f", "t/flexible", inputDefault],
+            ["out", "t/output", { name: "using" }],
+          ],
+          ["f.using -> out.value"],
+        ),
+        {
+          harness: harness({ extra: [Flexible], config }),
+        },
+      )
+    expect((await run({})).result.outputs).toEqual({ using: ["host default"] })
+    expect((await run({ credentials: { ...ref, provider: "ollama" } })).result.outputs).toEqual({
+      using: ["ollama"],
+    })
+    const refused = await run({ credentials: { ...ref, provider: "groq" } })
+    const failed = refused.events.find(
+      (e): e is NodeStatusEvent => e.type === "NodeStatus" && e.status === "FAILED",
+    )
+    expect(failed?.error).toBe("credentials credentials: expected openai or ollama credentials, got groq")
+  })
+})

@@ -29,12 +29,21 @@ export const modelField = (description: string, advanced = false) =>
     ...(advanced ? { advanced: true } : {}),
   })
 
-/** The `credentials` input: a stored API key for the OpenAI-compatible endpoint. */
+/**
+ * The `credentials` input: a stored API key for the OpenAI-compatible endpoint. It is optional, so that
+ * imported AutoGPT agents (which carry no credentials) run on the host's LLM settings. AutoGPT's other LLM
+ * providers are accepted too: the host's endpoint serves whichever model the graph names.
+ */
 export const credentialsField = () =>
-  Block.credentials({ provider: "openai", type: "api_key" }).annotate({
+  Schema.optional(
+    Block.credentials({
+      provider: ["openai", "anthropic", "groq", "ollama", "open_router", "llama_api", "aiml_api", "v0"],
+      type: "api_key",
+    }),
+  ).annotate({
     title: "Credentials",
     description:
-      "The stored API key for the OpenAI-compatible endpoint. When its secret is empty, the host's LLM settings apply.",
+      "The stored API key for the OpenAI-compatible endpoint. When none is set, or its secret is empty, the host's LLM settings apply.",
   })
 
 /** AutoGPT's `ollama_host`: accepted so that imported agents load, never used as an address. */
@@ -69,9 +78,9 @@ export const promptOutput = () =>
 
 /** The client of one execution, made lazily so that input problems are reported first. */
 export const clientFor =
-  (ctx: BlockContext, credentials: { readonly id: string }): (() => LlmClient) =>
+  (ctx: BlockContext, credentials: { readonly id: string } | undefined): (() => LlmClient) =>
   () =>
-    llmClientFor(ctx, { credentialsRef: credentials })
+    llmClientFor(ctx, credentials === undefined ? {} : { credentialsRef: credentials })
 
 /**
  * The block's error for a failed generation: the message as it is, never retried by the executor (the

@@ -14,6 +14,7 @@ import type {
   ReviewDecision,
   SubgraphRequest,
 } from "../Block.js"
+import { acceptsProvider } from "../Block.js"
 import { BlockFailed, BlockTimedOut, RetriesExhausted } from "../Errors.js"
 import type { Graph } from "../Graph.js"
 import type { GraphLoaderShape } from "../GraphLoader.js"
@@ -408,9 +409,14 @@ class Execution {
             Effect.fail(
               new AttemptFailure(`credentials ${field}: ${reason}`, false, { kind: "InvalidInput", field }),
             )
-          if (ref === undefined) return yield* fail("no credentials are set")
-          if (ref.provider !== requirement.provider) {
-            return yield* fail(`expected ${requirement.provider} credentials, got ${ref.provider}`)
+          // An optional credential field may stay empty: the block then falls back on what the host configured.
+          if (ref === undefined) return pin.required ? yield* fail("no credentials are set") : undefined
+          if (!acceptsProvider(requirement, ref.provider)) {
+            const expected =
+              typeof requirement.provider === "string"
+                ? requirement.provider
+                : requirement.provider.join(" or ")
+            return yield* fail(`expected ${expected} credentials, got ${ref.provider}`)
           }
           const resolver = env.credentials
           if (resolver === undefined) return yield* fail("no credential store is configured")

@@ -1,8 +1,9 @@
 import { Block, BlockError } from "@weft/engine"
 import { Schema } from "effect"
-import { LlmCallError, llmClientFor } from "../../ai/client.js"
+import { LlmCallError } from "../../ai/client.js"
 import {
   asBlockError,
+  clientFor,
   credentialsField,
   EXAMPLE_CREDENTIALS,
   modelField,
@@ -99,7 +100,7 @@ export default Block.make({
     const no = input.no_value ?? input.input_value ?? null
     let reply: string
     try {
-      const client = llmClientFor(ctx, { credentialsRef: input.credentials })
+      const client = clientFor(ctx, input.credentials)()
       const answer = await client.chat({
         model: input.model,
         maxTokens: ANSWER_TOKENS,
