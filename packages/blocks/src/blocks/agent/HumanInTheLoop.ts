@@ -8,9 +8,8 @@ import { Schema } from "effect"
  * reviewer's edited data when `editable`, the original otherwise), then `review_message` (the reviewer's
  * message, or a default one). AutoGPT: HumanInTheLoopBlock.
  *
- * Weft difference: AutoGPT approves automatically, with the message "Auto-approved (safe mode disabled)",
- * when the run's human-in-the-loop safe mode is off; a Weft block cannot see the run's safe mode, so it
- * always asks for a review.
+ * Like AutoGPT, it approves at once, with the message "Auto-approved (safe mode disabled)", when the run's
+ * safe mode is explicitly off (`safeMode: false`). A run that does not set its safe mode asks for a review.
  */
 export default Block.make({
   id: "weft/agent/human-in-the-loop",
@@ -52,6 +51,8 @@ export default Block.make({
     },
   ],
   run: ({ data, name, editable }, ctx) => {
+    if (ctx.safeMode === false)
+      return { approved_data: data, review_message: "Auto-approved (safe mode disabled)" }
     const decision = ctx.review
     const canEdit = editable ?? true
     if (decision === undefined) throw new ReviewRequested({ payload: { name, data, editable: canEdit } })
