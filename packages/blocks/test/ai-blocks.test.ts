@@ -11,8 +11,9 @@ import {
 import { Context } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { LlmConfig, type LlmConfigShape, NOT_CONFIGURED } from "../src/ai/index.js"
-import { SafeHttp, SafeHttpClient } from "../src/http/index.js"
+import { SafeHttp } from "../src/http/index.js"
 import { coreBlocks } from "../src/index.js"
+import { testClient } from "./http-listener.js"
 import {
   type ChatMessage,
   type OpenAIServer,
@@ -39,7 +40,9 @@ const resolver: CredentialResolver = (ref) =>
       : undefined
 
 const blocks = [coreBlocks]
-const loopback = new SafeHttpClient({ allow: ["127.0.0.1"] })
+/** The safe client the tests send through: the loopback test server allowed, and the test guard that refuses
+ * any connection beyond 127.0.0.1/127.0.0.2 should a check ever regress. */
+const loopback = testClient({ allow: ["127.0.0.1"] })
 
 let servers: Array<OpenAIServer> = []
 afterEach(async () => {
@@ -743,5 +746,101 @@ describe("cancellation", () => {
     expect(result.status).toBe("TERMINATED")
     expect(await server.requests[0]!.closed).toBe("aborted")
     expect(events.some((e) => e.type === "NodeOutput")).toBe(false)
+  })
+})
+
+describe("live streaming through the safe HTTP client", () => {
+  /**
+   * Calls `release` once: with "progress" when the test saw a token, or with "fallback" after 3 s, so that
+   * a transport that buffers the answer fails the test instead of hanging it.
+   */
+  const releaseOnce = (action: () => void) => {
+    let by = ""
+    const fallback = setTimeout(() => release("fallback"), 3000)
+    const release = (reason: "progress" | "fallback") => {
+      if (by !== "") return
+      by = reason
+      clearTimeout(fallback)
+      action()
+    }
+    return { release, by: () => by }
+  }
+
+  it("tokens reach onEvent while the server still holds the answer open, then the response arrives", async () => {
+    let finish: () => void = () => {}
+    const hold = new Promise<void>((resolve) => {
+      finish = resolve
+    })
+    const server = await serve({ replies: [{ chunks: ["Live ", "tokens"], holdUntil: hold }] })
+    const gate = releaseOnce(() => finish())
+    let connection = "open"
+    void server.waitForRequests(1).then(() =>
+      server.requests[0]!.closed.then((how) => {
+        connection = how
+      }),
+    )
+    const events: Array<RunEvent> = []
+    let connectionAtFirstToken = ""
+    const result = await runGraph(graph([["gen", TEXT, { prompt: "Stream to me", credentials: REF }]]), {
+      blocks,
+      credentials: resolver,
+      // No `fetch`: the default transport, through the guarded safe client.
+      resources: llmResources({ baseURL: server.baseURL, http: loopback }),
+      onEvent: (e) => {
+        events.push(e)
+        if (e.type === "NodeProgress" && connectionAtFirstToken === "") {
+          connectionAtFirstToken = connection
+          gate.release("progress")
+        }
+      },
+    })
+    expect(gate.by()).toBe("progress")
+    expect(connectionAtFirstToken).toBe("open")
+    expect(result.status).toBe("COMPLETED")
+    const progress = events.filter((e): e is NodeProgressEvent => e.type === "NodeProgress")
+    expect(progress.map((e) => e.delta)).toEqual(["Live ", "tokens"])
+    const firstProgressAt = events.findIndex((e) => e.type === "NodeProgress")
+    const responseAt = events.findIndex((e) => e.type === "NodeOutput" && e.pin === "response")
+    expect(firstProgressAt).toBeGreaterThanOrEqual(0)
+    expect(responseAt).toBeGreaterThan(firstProgressAt)
+    expect(
+      events
+        .filter((e): e is NodeOutputEvent => e.type === "NodeOutput" && e.nodeId === "gen")
+        .map((e) => [e.pin, e.value])[0],
+    ).toEqual(["response", "Live tokens"])
+    expect(await server.requests[0]!.closed).toBe("completed")
+  })
+
+  it("cancelling the run mid-stream closes the connection: the server sees it hung up", async () => {
+    const server = await serve({ replies: [{ chunks: ["Once ", "upon "], hang: true }] })
+    const controller = new AbortController()
+    const gate = releaseOnce(() => controller.abort())
+    let connection = "open"
+    void server.waitForRequests(1).then(() =>
+      server.requests[0]!.closed.then((how) => {
+        connection = how
+      }),
+    )
+    const events: Array<RunEvent> = []
+    let connectionAtFirstToken = ""
+    const result = await runGraph(graph([["gen", TEXT, { prompt: "A very long story", credentials: REF }]]), {
+      blocks,
+      credentials: resolver,
+      resources: llmResources({ baseURL: server.baseURL, http: loopback }),
+      signal: controller.signal,
+      onEvent: (e) => {
+        events.push(e)
+        if (e.type === "NodeProgress" && connectionAtFirstToken === "") {
+          connectionAtFirstToken = connection
+          gate.release("progress")
+        }
+      },
+    })
+    expect(gate.by()).toBe("progress")
+    expect(connectionAtFirstToken).toBe("open")
+    expect(result.status).toBe("TERMINATED")
+    expect(await server.requests[0]!.closed).toBe("aborted")
+    expect(events.some((e) => e.type === "NodeOutput")).toBe(false)
+    expect(server.requests).toHaveLength(1)
   })
 })

@@ -272,6 +272,8 @@ export const llmClientFor = (
           completionTokens = chunk.usage.completion_tokens
         }
       }
+      // The OpenAI client ends a stream quietly when its request is aborted: a cut-off answer is no answer.
+      if (ctx.signal.aborted) throw new LlmCallError("the request was cancelled", "aborted")
       return account({ text, model, promptTokens, completionTokens })
     } catch (error) {
       throw toCallError(error)

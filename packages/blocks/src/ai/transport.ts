@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { isHttpError, type SafeHttpClient } from "../http/index.js"
+import { type HttpStreamResponse, isHttpError, type SafeHttpClient } from "../http/index.js"
 import type { FetchLike } from "./config.js"
 
 /** Response headers that describe the encoding on the wire, which the safe client has already undone. */
@@ -39,7 +39,10 @@ const abortError = (): Error => {
 /**
  * A `fetch`-compatible function that sends every request through `client` (its scheme and address checks,
  * allow-list, redirect and size limits), with `timeoutMs` as the time limit of each request. The response
- * is read in full before it is returned: a streamed answer arrives all at once.
+ * is returned as soon as its headers arrive and its body streams through as the server writes it, so a
+ * streamed answer (server-sent events) reaches the caller token by token. The size limit, the time limit
+ * and the request's signal keep covering the body until it ends; cancelling the body closes the
+ * connection.
  *
  * @category transport
  */
@@ -54,9 +57,9 @@ export const fetchThroughSafeClient =
     const body = await bodyBytes(
       init?.body ?? (request === undefined ? undefined : await request.arrayBuffer()),
     )
-    let response: Awaited<ReturnType<SafeHttpClient["request"]>>
+    let response: HttpStreamResponse
     try {
-      response = await client.request({
+      response = await client.stream({
         url,
         method,
         headers,
@@ -74,7 +77,13 @@ export const fetchThroughSafeClient =
       if (!WIRE_HEADERS.has(name)) responseHeaders.set(name, value)
     }
     const status = response.status
-    return new Response(NULL_BODY_STATUSES.has(status) ? null : Uint8Array.from(response.body), {
+    let responseBody: ReadableStream<Uint8Array> | null = response.body
+    if (NULL_BODY_STATUSES.has(status)) {
+      // A Response with such a status cannot have a body: close the connection and stop the timer.
+      void response.body.cancel().catch(() => {})
+      responseBody = null
+    }
+    return new Response(responseBody, {
       status,
       statusText: response.statusText,
       headers: responseHeaders,

@@ -156,6 +156,30 @@ export interface HttpResponse {
   readonly json: () => unknown
 }
 
+/**
+ * A response whose body is read as it arrives: what `stream` resolves with as soon as the final response's
+ * headers are in (after redirects).
+ *
+ * @category models
+ */
+export interface HttpStreamResponse {
+  readonly status: number
+  readonly statusText: string
+  /** Lower-case names; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>
+  /**
+   * The body, decompressed, chunk by chunk as it comes off the connection. It errors with `HttpTooLarge`
+   * once more than the size limit has arrived, with `HttpTimeout` or `HttpAborted` when the time limit or
+   * the caller's signal ends the request, and with `HttpFailed` when the connection breaks. Cancelling it
+   * closes the connection. Read it or cancel it: until then the request's timer keeps running.
+   */
+  readonly body: ReadableStream<Uint8Array>
+  /** The final URL, after redirects (without user name or password). */
+  readonly url: string
+  /** How many redirects were followed. */
+  readonly redirects: number
+}
+
 const DEFAULT_MAX_REDIRECTS = 5
 const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 const DEFAULT_TIMEOUT_MS = 30_000
@@ -218,6 +242,14 @@ const errorMessage = (error: unknown): string => {
 
 const portOf = (url: URL): number =>
   url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port)
+
+/** The final response of a request (after redirects), its body not read yet. */
+interface Final {
+  readonly response: http.IncomingMessage
+  readonly url: URL
+  readonly method: string
+  readonly redirects: number
+}
 
 /** The address a request will connect to, after it was checked. */
 interface Target {
@@ -307,23 +339,94 @@ export class SafeHttpClient {
    * `HttpFailed`, `HttpTimeout`, `HttpTooLarge`, `TooManyRedirects` or `HttpAborted`).
    */
   async request(request: HttpRequest): Promise<HttpResponse> {
+    const response = await this.stream(request)
+    const reader = response.body.getReader()
+    const chunks: Array<Uint8Array> = []
+    let size = 0
+    try {
+      for (;;) {
+        const next = await reader.read()
+        if (next.done) break
+        chunks.push(next.value)
+        size += next.value.byteLength
+      }
+    } catch (error) {
+      if (isHttpError(error)) throw error
+      throw new HttpFailed({
+        url: response.url,
+        reason: `reading the response failed: ${errorMessage(error)}`,
+      })
+    } finally {
+      reader.releaseLock()
+    }
+    const body = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      body.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    const decoder = new TextDecoder()
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      body,
+      url: response.url,
+      redirects: response.redirects,
+      text: () => decoder.decode(body),
+      json: () => JSON.parse(decoder.decode(body)),
+    }
+  }
+
+  /**
+   * Sends a request and resolves as soon as the final response's headers arrive (after redirects), with
+   * the body as a stream that delivers each chunk as it comes: for server-sent events and other answers
+   * written bit by bit. The same checks, redirect handling and decompression as `request`; the size limit
+   * is enforced as the body streams, and the time limit and the caller's signal go on covering the body
+   * until it ends: either errors the stream and closes the connection. Rejects with an `HttpError` when
+   * no response arrives (`HttpRefused`, `HttpFailed`, `HttpTimeout`, `TooManyRedirects`, `HttpAborted`,
+   * or `HttpTooLarge` for a declared length over the limit).
+   *
+   * @example
+   * ```ts
+   * const response = await client.stream({ url: "https://api.example.com/events", signal })
+   * for await (const chunk of response.body) process.stdout.write(chunk)
+   * ```
+   */
+  async stream(request: HttpRequest): Promise<HttpStreamResponse> {
     const shown = displayUrl(request.url)
     const timeoutMs = request.timeoutMs ?? this.#timeoutMs
-    const controller = new AbortController()
+    const maxBytes = request.maxBytes ?? this.#maxBytes
     const userSignal = request.signal
     if (userSignal?.aborted === true) throw new HttpAborted({ url: shown })
+    const controller = new AbortController()
+    const signal = controller.signal
     const timer = setTimeout(() => controller.abort(new HttpTimeout({ url: shown, timeoutMs })), timeoutMs)
     const onUserAbort = () => controller.abort(new HttpAborted({ url: shown }))
     userSignal?.addEventListener("abort", onUserAbort, { once: true })
-    try {
-      return await this.#follow(request, controller.signal)
-    } catch (error) {
-      if (controller.signal.aborted && isHttpError(controller.signal.reason)) throw controller.signal.reason
-      if (isHttpError(error)) throw error
-      throw new HttpFailed({ url: shown, reason: errorMessage(error) })
-    } finally {
+    // The timer and the caller's signal cover the request until its body has ended or was cancelled.
+    const release = () => {
       clearTimeout(timer)
       userSignal?.removeEventListener("abort", onUserAbort)
+    }
+    let final: Final | undefined
+    try {
+      final = await this.#follow(request, signal)
+      if (signal.aborted) throw signal.reason
+      return {
+        status: final.response.statusCode ?? 0,
+        statusText: final.response.statusMessage ?? "",
+        headers: headerRecord(final.response),
+        body: bodyStream(final, maxBytes, signal, release),
+        url: displayUrl(final.url),
+        redirects: final.redirects,
+      }
+    } catch (error) {
+      release()
+      final?.response.destroy()
+      if (signal.aborted && isHttpError(signal.reason)) throw signal.reason
+      if (isHttpError(error)) throw error
+      throw new HttpFailed({ url: shown, reason: errorMessage(error) })
     }
   }
 
@@ -427,9 +530,9 @@ export class SafeHttpClient {
     return { address: formatIp(chosen), family: chosen.family }
   }
 
-  async #follow(request: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
+  /** Sends the request and follows its redirects, checking every hop; returns the final response unread. */
+  async #follow(request: HttpRequest, signal: AbortSignal): Promise<Final> {
     const maxRedirects = request.maxRedirects ?? this.#maxRedirects
-    const maxBytes = request.maxBytes ?? this.#maxBytes
     let url = this.#parseUrl(request.url)
     let method = (request.method ?? "GET").toUpperCase()
     const headers = new Map<string, string>()
@@ -486,8 +589,7 @@ export class SafeHttpClient {
         url = next
         continue
       }
-      const bytes = await this.#readBody(response, method, url, maxBytes, signal)
-      return makeResponse(response, bytes, url, redirects)
+      return { response, url, method, redirects }
     }
   }
 
@@ -541,93 +643,135 @@ export class SafeHttpClient {
       req.end(body === undefined ? undefined : Buffer.from(body.buffer, body.byteOffset, body.byteLength))
     })
   }
-
-  async #readBody(
-    response: http.IncomingMessage,
-    method: string,
-    url: URL,
-    maxBytes: number,
-    signal: AbortSignal,
-  ): Promise<Uint8Array> {
-    const status = response.statusCode ?? 0
-    if (method === "HEAD" || status === 204 || status === 304) {
-      response.resume()
-      return new Uint8Array(0)
-    }
-    const declared = Number(response.headers["content-length"])
-    if (
-      Number.isFinite(declared) &&
-      declared > maxBytes &&
-      response.headers["content-encoding"] === undefined
-    ) {
-      response.destroy()
-      throw new HttpTooLarge({ url: displayUrl(url), maxBytes })
-    }
-    const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
-    const decoder =
-      encoding === "gzip" || encoding === "x-gzip"
-        ? zlib.createGunzip()
-        : encoding === "deflate"
-          ? zlib.createInflate()
-          : encoding === "br"
-            ? zlib.createBrotliDecompress()
-            : undefined
-    const stream: Readable = decoder === undefined ? response : pipeline(response, decoder, () => {})
-    const onAbort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : undefined)
-    signal.addEventListener("abort", onAbort, { once: true })
-    const chunks: Array<Uint8Array> = []
-    let size = 0
-    try {
-      for await (const chunk of stream) {
-        const bytes = chunk as Uint8Array
-        size += bytes.byteLength
-        if (size > maxBytes) {
-          stream.destroy()
-          response.destroy()
-          throw new HttpTooLarge({ url: displayUrl(url), maxBytes })
-        }
-        chunks.push(bytes)
-      }
-    } catch (error) {
-      if (signal.aborted) throw signal.reason
-      if (isHttpError(error)) throw error
-      throw new HttpFailed({
-        url: displayUrl(url),
-        reason: `reading the response failed: ${errorMessage(error)}`,
-      })
-    } finally {
-      signal.removeEventListener("abort", onAbort)
-    }
-    if (signal.aborted) throw signal.reason
-    const out = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      out.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    return out
-  }
 }
 
-const makeResponse = (
-  response: http.IncomingMessage,
-  body: Uint8Array,
-  url: URL,
-  redirects: number,
-): HttpResponse => {
+const headerRecord = (response: http.IncomingMessage): Record<string, string> => {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(response.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
   }
-  const decoder = new TextDecoder()
-  return {
-    status: response.statusCode ?? 0,
-    statusText: response.statusMessage ?? "",
-    headers,
-    body,
-    url: displayUrl(url),
-    redirects,
-    text: () => decoder.decode(body),
-    json: () => JSON.parse(decoder.decode(body)),
+  return headers
+}
+
+const decoderFor = (
+  encoding: string | undefined,
+): zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined => {
+  switch ((encoding ?? "").trim().toLowerCase()) {
+    case "gzip":
+    case "x-gzip":
+      return zlib.createGunzip()
+    case "deflate":
+      return zlib.createInflate()
+    case "br":
+      return zlib.createBrotliDecompress()
+    default:
+      return undefined
   }
+}
+
+/**
+ * The body of a final response as a web stream: decompressed, capped at `maxBytes`, and read from the
+ * connection only as fast as the stream is read. `release` (which stops the request's timer and
+ * forgets the caller's signal) is called once, when the body has ended, failed or been cancelled; until
+ * then an abort of `signal` (time limit or caller) errors the stream and closes the connection. Throws
+ * `HttpTooLarge` at once when an uncompressed body declares a length over the limit.
+ */
+const bodyStream = (
+  final: Final,
+  maxBytes: number,
+  signal: AbortSignal,
+  release: () => void,
+): ReadableStream<Uint8Array> => {
+  const { response, method, url } = final
+  const shown = displayUrl(url)
+  const status = response.statusCode ?? 0
+  if (method === "HEAD" || status === 204 || status === 304) {
+    response.resume()
+    release()
+    return new ReadableStream<Uint8Array>({ start: (controller) => controller.close() })
+  }
+  const declared = Number(response.headers["content-length"])
+  if (
+    Number.isFinite(declared) &&
+    declared > maxBytes &&
+    response.headers["content-encoding"] === undefined
+  ) {
+    throw new HttpTooLarge({ url: shown, maxBytes })
+  }
+  const decoder = decoderFor(response.headers["content-encoding"])
+  const source: Readable = decoder === undefined ? response : pipeline(response, decoder, () => {})
+  // Errors reach the reader through the iterator; these listeners keep one that comes after the end (or
+  // after a cancellation) from becoming an uncaught exception.
+  response.on("error", () => {})
+  source.on("error", () => {})
+  const chunks: AsyncIterator<unknown> = source[Symbol.asyncIterator]()
+  let size = 0
+  let settled = false
+  let web: ReadableStreamDefaultController<Uint8Array> | undefined
+  /** Marks the body finished; false when it already was. */
+  function settle(): boolean {
+    if (settled) return false
+    settled = true
+    signal.removeEventListener("abort", onAbort)
+    release()
+    return true
+  }
+  function hangUp(): void {
+    source.destroy()
+    response.destroy()
+  }
+  function fail(error: HttpError): void {
+    if (!settle()) return
+    hangUp()
+    web?.error(error)
+  }
+  function onAbort(): void {
+    fail(isHttpError(signal.reason) ? signal.reason : new HttpAborted({ url: shown }))
+  }
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        web = controller
+        if (signal.aborted) onAbort()
+        else signal.addEventListener("abort", onAbort, { once: true })
+      },
+      async pull(controller) {
+        let next: IteratorResult<unknown>
+        try {
+          next = await chunks.next()
+        } catch (error) {
+          fail(
+            signal.aborted && isHttpError(signal.reason)
+              ? signal.reason
+              : isHttpError(error)
+                ? error
+                : new HttpFailed({
+                    url: shown,
+                    reason: `reading the response failed: ${errorMessage(error)}`,
+                  }),
+          )
+          return
+        }
+        if (settled) return
+        if (next.done === true) {
+          settle()
+          controller.close()
+          return
+        }
+        const chunk = next.value as Uint8Array
+        size += chunk.byteLength
+        if (size > maxBytes) {
+          fail(new HttpTooLarge({ url: shown, maxBytes }))
+          return
+        }
+        // A copy: Node may hand out views into a buffer it reuses.
+        controller.enqueue(new Uint8Array(chunk))
+      },
+      cancel() {
+        if (settle()) hangUp()
+      },
+    },
+    // Nothing is read ahead of the reader: the connection's own flow control holds back the server.
+    { highWaterMark: 0 },
+  )
 }

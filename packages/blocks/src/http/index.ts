@@ -39,6 +39,7 @@ export {
   displayUrl,
   type HttpRequest,
   type HttpResponse,
+  type HttpStreamResponse,
   type JsonValue,
   type Resolver,
   SafeHttpClient,

@@ -69,6 +69,11 @@ export type Reply =
       readonly chunkDelayMs?: number
       /** Streaming: after the chunks, keep the connection open (no finish, no `[DONE]`) until the client hangs up. */
       readonly hang?: boolean
+      /**
+       * Streaming: after the chunks, keep the connection open until this promise settles (or the client
+       * hangs up), then finish the answer as usual. Lets a test act while the answer is still being written.
+       */
+      readonly holdUntil?: Promise<unknown>
       readonly finishReason?: string
       readonly usage?: { readonly prompt_tokens: number; readonly completion_tokens: number }
     }
@@ -102,6 +107,8 @@ export interface OpenAIServer {
   readonly waitForRequests: (count: number) => Promise<void>
   readonly close: () => Promise<void>
 }
+
+const noop = () => {}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -276,6 +283,10 @@ export const startOpenAIServer = async (options: OpenAIServerOptions = {}): Prom
     if (r.hang === true) {
       await record.closed
       return
+    }
+    if (r.holdUntil !== undefined) {
+      await Promise.race([r.holdUntil.then(noop, noop), record.closed])
+      if (res.destroyed) return
     }
     send(chunk({}, finishReason))
     if (body.stream_options?.include_usage === true) {
