@@ -29,7 +29,11 @@ files.forEach((file, i) => {
 })
 lines.push("")
 lines.push("/** Every core block, in file order. */")
-lines.push(`export const allBlocks: ReadonlyArray<AnyBlock> = [${files.map((_, i) => `b${i}`).join(", ")}]`)
+lines.push("export const allBlocks: ReadonlyArray<AnyBlock> = [")
+files.forEach((_, i) => {
+  lines.push(`  b${i},`)
+})
+lines.push("]")
 lines.push("")
 const text = lines.join("\n")
 

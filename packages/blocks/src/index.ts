@@ -14,4 +14,7 @@ import { allBlocks } from "./blocks/index.generated.js"
  */
 export const coreBlocks: Block.BlockSet = Block.set("weft-core", allBlocks)
 
+export * from "./ai/index.js"
+export * from "./autogpt/index.js"
+export * from "./http/index.js"
 export { renderTemplate, TemplateError } from "./templates/index.js"

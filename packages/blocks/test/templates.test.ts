@@ -57,3 +57,14 @@ describe("templates", () => {
     expect((result as TemplateError).message).toMatch(/^template error: /)
   })
 })
+
+describe("template values", () => {
+  it("a value with a __proto__ key is data, not a prototype", () => {
+    const values = JSON.parse('{"d": {"__proto__": {"polluted": "yes"}, "k": "v"}}') as Record<
+      string,
+      unknown
+    >
+    expect(renderTemplate("{{ d.k }}|{{ d.polluted }}", values)).toBe("v|")
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+})

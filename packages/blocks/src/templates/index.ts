@@ -36,7 +36,15 @@ const toData = (value: unknown, depth = 0): unknown => {
   if (Array.isArray(value)) return value.map((v) => toData(v, depth + 1))
   if (typeof value === "object") {
     const out: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(value)) out[k] = toData(v, depth + 1)
+    // defineProperty, not assignment: a key named `__proto__` stays an ordinary key of the copy.
+    for (const [k, v] of Object.entries(value)) {
+      Object.defineProperty(out, k, {
+        value: toData(v, depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    }
     return out
   }
   return null

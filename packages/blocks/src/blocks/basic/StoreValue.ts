@@ -3,8 +3,9 @@ import { Schema } from "effect"
 import { or } from "../../internal/python.js"
 
 /**
- * Store value: emits `data`, or `input` when `data` is empty (Python's `data or input`). Its output is
- * static (R9), so one stored value feeds every execution downstream. AutoGPT: StoreValueBlock.
+ * Store value: emits `data`, or `input` when `data` is empty (Python's `data or input`). `input` is
+ * required, as in AutoGPT: it triggers the block. Its output is static (R9), so one stored value feeds
+ * every execution downstream. AutoGPT: StoreValueBlock.
  */
 export default Block.make({
   id: "weft/basic/store-value",
@@ -16,7 +17,7 @@ export default Block.make({
   staticOutput: true,
   deterministic: true,
   input: Schema.Struct({
-    input: Schema.optional(Schema.Unknown).annotate({
+    input: Schema.Unknown.annotate({
       title: "Input",
       description: "Triggers the block; its value is emitted only when no data is stored.",
     }),
@@ -33,6 +34,7 @@ export default Block.make({
     { description: "emits the stored data", input: { input: 42, data: "x" }, output: [["output", "x"]] },
     { description: "falls back to the input", input: { input: { a: 1 } }, output: [["output", { a: 1 }]] },
     { description: "empty data counts as none", input: { input: 7, data: "" }, output: [["output", 7]] },
+    { description: "a null input is still emitted", input: { input: null }, output: [["output", null]] },
   ],
   run: ({ input, data }) => ({ output: or(data, input) ?? null }),
 })
