@@ -210,7 +210,8 @@ const ioFields = (
     if (typeof name !== "string" || name === "") continue
     const valueField = block.input.fields.value ?? Schema.Unknown
     const base = Schema.toType(withoutOptionalKey(valueField as Schema.Top)) as Schema.Top
-    const hasDefault = node.inputDefault?.value !== undefined
+    // AutoGPT exports write `null` for "no default": it does not make the input optional.
+    const hasDefault = node.inputDefault?.value !== undefined && node.inputDefault.value !== null
     const annotated =
       typeof node.inputDefault?.description === "string"
         ? base.annotate({ description: node.inputDefault.description })

@@ -349,3 +349,15 @@ describe("run options", () => {
     ).toThrow(/concurrency must be an integer/)
   })
 })
+
+describe("R5 and AutoGPT exports", () => {
+  it("R5: a null default (AutoGPT's 'none') does not make a graph input optional", async () => {
+    const g = graph([["in", "t/input", { name: "topic", value: null }]])
+    const error = await runGraph(g, { blocks: [testBlocks] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(RunInputInvalid)
+    expect(Object.keys((error as RunInputInvalid).errors)).toEqual(["topic"])
+  })
+})
