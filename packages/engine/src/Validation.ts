@@ -88,7 +88,7 @@ export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "
     linked.set(link.sinkId, set)
   }
 
-  const ioNames = { input: new Map<string, string>(), output: new Map<string, string>() }
+  const inputNames = new Map<string, string>()
   for (const { node, block } of nodes.values()) {
     if (block === undefined || block.kind === "note") continue
     const defaults = node.inputDefault ?? {}
@@ -99,14 +99,15 @@ export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "
       if (defaults[pin.name] !== undefined || links?.has(pin.name) === true) continue
       put(errors, node.id, pin.name, "required input has no default and no link")
     }
-    if (block.kind === "input" || block.kind === "output") {
+    // Two input nodes cannot share a name: the run's input would be ambiguous. Output nodes may (AutoGPT
+    // allows it): their values are collected under that one name, in the order they arrive (R14).
+    if (block.kind === "input") {
       const name = defaults.name
       if (typeof name === "string" && name !== "") {
-        const seen = ioNames[block.kind]
-        const other = seen.get(name)
+        const other = inputNames.get(name)
         if (other !== undefined)
-          put(errors, node.id, "name", `${block.kind} name "${name}" is also used by node ${other}`)
-        else seen.set(name, node.id)
+          put(errors, node.id, "name", `input name "${name}" is also used by node ${other}`)
+        else inputNames.set(name, node.id)
       }
     }
   }

@@ -172,17 +172,28 @@ describe("validation (R4)", () => {
     expect(validateGraph(g, await registry)).toEqual({})
   })
 
-  it("R4: duplicate node ids and duplicate input or output names are reported", async () => {
+  it("R4: duplicate node ids and duplicate input names are reported; output names may repeat", async () => {
     const g = graph([
       ["a", "t/pass", { value: 1 }],
       ["a", "t/pass", { value: 2 }],
       ["i1", "t/input", { name: "x" }],
       ["i2", "t/input", { name: "x" }],
+      ["o1", "t/output", { name: "y", value: 1 }],
+      ["o2", "t/output", { name: "y", value: 2 }],
     ])
     expect(validateGraph(g, await registry)).toEqual({
       a: { id: "duplicate node id a" },
       i2: { name: 'input name "x" is also used by node i1' },
     })
+  })
+
+  it("R14: two output nodes with one name collect their values under that name", async () => {
+    const g = graph([
+      ["o1", "t/output", { name: "y", value: 1 }],
+      ["o2", "t/output", { name: "y", value: 2 }],
+    ])
+    const result = await runGraph(g, { blocks: [testBlocks] })
+    expect(result.outputs.y?.slice().sort()).toEqual([1, 2])
   })
 
   it("R4: Executor.start refuses an invalid graph with GraphInvalid carrying the same error map", async () => {
