@@ -508,3 +508,33 @@ describe("weft (built CLI)", () => {
     })
   })
 })
+
+describe("weft run on the AutoGPT corpus", () => {
+  const aiFunction = join(
+    import.meta.dirname,
+    "../../../../shared/corpus/autogpt/agents/agent_516d813b-d1bc-470f-add7-c63a4b2c2bad.json",
+  )
+
+  it("runs the corpus agent whose blocks all exist (AI Function) to COMPLETED, its LLM on a loopback server", async () => {
+    if (!existsSync(aiFunction)) return // the corpus lives beside the repository, in ../shared
+    const server = await startOpenAIServer({ handler: () => "[1, 1, 2, 3, 5]" })
+    try {
+      const result = await weftAsync(
+        ["run", aiFunction, "--allow", "127.0.0.1", "--input", "Arguments=5", "--json"],
+        {
+          OPENAI_BASE_URL: server.baseURL,
+          OPENAI_API_KEY: "test-key",
+        },
+      )
+      expect(JSON.parse(lastLine(result.stdout))).toEqual({
+        status: "COMPLETED",
+        outputs: { return: ["[1, 1, 2, 3, 5]"] },
+      })
+      expect(result.code).toBe(0)
+      expect(server.requests.length).toBe(1)
+      expect(JSON.stringify(server.requests[0]?.body)).toContain("5")
+    } finally {
+      await server.close()
+    }
+  })
+})
