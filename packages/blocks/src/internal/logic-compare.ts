@@ -5,6 +5,7 @@
  *
  * JSON cannot tell `1` from `1.0`: an integral number counts as an `int`, any other number as a `float`.
  */
+import { jsonDumps, parseFloatText, stringRepr } from "./python.js"
 
 /** Python's `type(value).__name__` for a JSON value. */
 export const pyTypeName = (value: unknown): string => {
@@ -131,23 +132,10 @@ export const pyRound = (x: number): number => {
 }
 
 const DIGITS = "\\d(?:_?\\d)*"
-const FLOAT_GRAMMAR = new RegExp(
-  `^[+-]?(?:(?:${DIGITS})?\\.${DIGITS}(?:[eE][+-]?${DIGITS})?|${DIGITS}\\.?(?:[eE][+-]?${DIGITS})?|inf(?:inity)?|nan)$`,
-  "i",
-)
 const INT_GRAMMAR = new RegExp(`^[+-]?${DIGITS}$`)
 
-/** Python's `float(text)`: `undefined` where Python raises `ValueError`. Accepts `1_000`, `inf`, `nan`. */
-export const pyParseFloat = (text: string): number | undefined => {
-  const s = text.trim()
-  if (!FLOAT_GRAMMAR.test(s)) return undefined
-  const lower = s.toLowerCase().replace(/_/g, "")
-  const sign = lower.startsWith("-") ? -1 : 1
-  const body = lower.replace(/^[+-]/, "")
-  if (body.startsWith("inf")) return sign * Number.POSITIVE_INFINITY
-  if (body === "nan") return Number.NaN
-  return Number(lower)
-}
+/** Python's `float(text)`: `undefined` where Python raises `ValueError` (one implementation, in `python.ts`). */
+export const pyParseFloat = parseFloatText
 
 /** Python's `int(text)` in base 10: `undefined` where Python raises `ValueError` (e.g. `"1.5"`). */
 export const pyParseInt = (text: string): number | undefined => {
@@ -157,14 +145,7 @@ export const pyParseInt = (text: string): number | undefined => {
 
 /** Python's message for `int(text)` on a string that is not an integer. */
 export const intLiteralError = (text: string): string =>
-  `invalid literal for int() with base 10: ${pyRepr(text)}`
-
-/** Python's `repr()` of a string: single quotes unless the text holds one and no double quote. */
-export const pyRepr = (text: string): string => {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'"
-  const body = text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t")
-  return `${quote}${quote === "'" ? body.replace(/'/g, "\\'") : body}${quote}`
-}
+  `invalid literal for int() with base 10: ${stringRepr(text)}`
 
 /**
  * A key that is equal for two values exactly when Python's de-duplication by hashable form treats them as
@@ -182,34 +163,6 @@ export const hashKey = (value: unknown): string => {
   return `d{${entries.join(",")}}`
 }
 
-const asciiEscape = (text: string): string =>
-  JSON.stringify(text).replace(
-    /[\u007f-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  )
-
-const floatText = (n: number): string => {
-  if (Number.isNaN(n)) return "NaN"
-  if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity"
-  return String(n)
-}
-
-/**
- * Python's `json.dumps(value)` with its defaults: `", "` and `": "` separators and non-ASCII characters
- * escaped as `\uXXXX`.
- */
-export const pyJsonDumps = (value: unknown): string => {
-  if (value === null || value === undefined) return "null"
-  if (typeof value === "boolean") return value ? "true" : "false"
-  if (typeof value === "number") return floatText(value)
-  if (typeof value === "string") return asciiEscape(value)
-  if (Array.isArray(value)) return `[${value.map(pyJsonDumps).join(", ")}]`
-  const entries = Object.entries(value as Record<string, unknown>).map(
-    ([k, v]) => `${asciiEscape(k)}: ${pyJsonDumps(v)}`,
-  )
-  return `{${entries.join(", ")}}`
-}
-
 /** Python's index normalisation for `list[i]`: negative indices count from the end; `undefined` if out of range. */
 export const pyIndex = (length: number, index: number): number | undefined => {
   const i = index < 0 ? length + index : index
@@ -221,3 +174,6 @@ export const pySliceBound = (length: number, index: number): number => {
   const i = index < 0 ? length + index : index
   return Math.min(Math.max(i, 0), length)
 }
+
+/** Python's `json.dumps(value)` with its defaults (one implementation, in `python.ts`). */
+export const pyJsonDumps = jsonDumps
