@@ -4,4 +4,14 @@
  *
  * @since 0.1.0
  */
-export {}
+
+export * from "./Auth.js"
+export * as Api from "./api/Api.js"
+export * from "./GraphStore.js"
+export * from "./Host.js"
+export * as Migrations from "./Migrations.js"
+export { type CommitNotice, PgRunStore } from "./PgRunStore.js"
+export * from "./RunQueries.js"
+export * from "./RunService.js"
+export * as Server from "./Server.js"
+export * from "./Sql.js"

@@ -1,0 +1,84 @@
+/**
+ * The HTTP server: the `WeftApi` routes, `/api/openapi.json`, and JSON errors, on Node's `http` server.
+ *
+ * @since 0.1.0
+ */
+import { createServer } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ByteSize, Layer } from "effect"
+import { HttpIncomingMessage, HttpRouter, HttpServer } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
+import type { NetAddress } from "effect/net"
+import { AuthenticationLive } from "./Auth.js"
+import { OPENAPI_PATH, WeftApi } from "./api/Api.js"
+import { BlocksLive } from "./api/Blocks.js"
+import { JsonErrors, RequestValidationLive } from "./api/Errors.js"
+import { GraphsLive } from "./api/Graphs.js"
+import { RunsLive } from "./api/Runs.js"
+
+/**
+ * Where and how the server listens.
+ *
+ * @category models
+ */
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one. Default 8787. */
+  readonly port?: number
+  /** Interface to bind. Default `127.0.0.1`. */
+  readonly host?: string
+  /** Largest request body accepted, in bytes (413 above). Default 5 MiB. */
+  readonly maxBodyBytes?: number
+  /** How long shutdown waits for open requests before closing their connections. Default 2 s. */
+  readonly shutdownTimeoutMs?: number
+}
+
+/** The default port of `weft serve`. */
+export const DEFAULT_PORT = 8787
+
+/** The default interface of `weft serve`. */
+export const DEFAULT_HOST = "127.0.0.1"
+
+/** The default request body limit: 5 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+
+/**
+ * The API's routes and middleware, without a server: needs the run service, the graph store and the run
+ * queries.
+ *
+ * @category layers
+ */
+export const apiLayer = Layer.mergeAll(
+  HttpApiBuilder.layer(WeftApi, { openapiPath: OPENAPI_PATH }).pipe(
+    Layer.provide([GraphsLive, RunsLive, BlocksLive]),
+    Layer.provide([AuthenticationLive, RequestValidationLive]),
+  ),
+  JsonErrors,
+)
+
+/**
+ * The API served over HTTP.
+ *
+ * @category layers
+ */
+export const layer = (options: ServerOptions = {}) =>
+  HttpRouter.serve(apiLayer, { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(
+      NodeHttpServer.layer(() => createServer(), {
+        port: options.port ?? DEFAULT_PORT,
+        host: options.host ?? DEFAULT_HOST,
+        gracefulShutdownTimeout: `${options.shutdownTimeoutMs ?? 2000} millis`,
+      }),
+    ),
+    Layer.provide(
+      Layer.succeed(HttpIncomingMessage.MaxBodySize)(
+        ByteSize.bytes(options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
+      ),
+    ),
+  )
+
+/**
+ * The address a server layer is bound to, as a base URL (`http://127.0.0.1:8787`).
+ *
+ * @category utilities
+ */
+export const urlOf = (address: NetAddress.SocketAddress): string => HttpServer.formatAddress(address)

@@ -1,0 +1,54 @@
+/**
+ * The blocks routes: the block catalogue with JSON Schemas, and single-block execution.
+ *
+ * @since 0.1.0
+ */
+import { runBlockEffect } from "@weft/engine"
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { RunService } from "../RunService.js"
+import { WeftApi } from "./Api.js"
+import { badRequest, NotFound } from "./Errors.js"
+
+/**
+ * The blocks handlers.
+ *
+ * @category handlers
+ */
+export const BlocksLive = HttpApiBuilder.group(WeftApi, "blocks", (handlers) =>
+  Effect.gen(function* () {
+    const { registry, resources } = yield* RunService
+    const catalogue = registry.list().map((block) => ({
+      id: block.id,
+      version: block.version,
+      title: block.title,
+      description: block.description,
+      categories: [...block.categories],
+      aliases: [...(block.aliases ?? [])],
+      kind: block.kind,
+      inputSchema: block.inputJsonSchema(),
+      outputSchema: block.outputJsonSchema(),
+    }))
+    return handlers
+      .handle("list", () => Effect.succeed(catalogue))
+      .handle("execute", ({ params, payload }) =>
+        Effect.gen(function* () {
+          const block = registry.get(params.id)
+          if (block === undefined) return yield* Effect.fail(new NotFound({ error: `No block ${params.id}` }))
+          if (block.kind === "note") {
+            return yield* Effect.fail(
+              badRequest("This block does not run", { id: "a note block never runs" }),
+            )
+          }
+          const outputs = yield* runBlockEffect(block, payload.input, { resources }).pipe(
+            Effect.mapError((failure) =>
+              badRequest("Invalid block input", {
+                [failure.field === undefined ? "input" : `input.${failure.field}`]: failure.message,
+              }),
+            ),
+          )
+          return { outputs: outputs.map(([pin, value]) => ({ pin, value })) }
+        }),
+      )
+  }),
+)

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * `weft-host`: the `weft` command line with the host's commands. `serve` starts the API server; every
+ * other command (`run`, `validate`, `import`, `export`, `blocks`) is the `weft` CLI of `@weft/blocks`.
+ *
+ * @since 0.1.0
+ */
+import { realpathSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+const HELP = `Usage: weft <command> [options]
+
+Commands:
+  serve             Start the Weft host: the HTTP API with live run events
+  run <file>        Run a Weft graph or an AutoGPT export with the core blocks
+  validate <file>   Check a graph against the core blocks
+  import <file>     Convert an AutoGPT export into a Weft graph, with a report
+  export <file>     Write a graph in the AutoGPT export format (--format autogpt)
+  blocks            List the core blocks and their pins
+
+Run "weft <command> --help" for a command's options.`
+
+/** The `weft` CLI of `@weft/blocks`, found next to the package's entry point. */
+const blocksCli = async (): Promise<(argv: ReadonlyArray<string>) => Promise<number>> => {
+  const entry = import.meta.resolve("@weft/blocks")
+  const cli = new URL(entry.endsWith(".ts") ? "./cli/main.ts" : "./cli/main.js", entry)
+  const module = (await import(cli.href)) as { main: (argv: ReadonlyArray<string>) => Promise<number> }
+  return module.main
+}
+
+/**
+ * Runs the CLI with these arguments; resolves with the exit status.
+ *
+ * @category main
+ */
+export const main = async (
+  argv: ReadonlyArray<string>,
+  io = {
+    out: (line: string) => process.stdout.write(`${line}\n`),
+    err: (line: string) => process.stderr.write(`${line}\n`),
+    env: process.env,
+  },
+): Promise<number> => {
+  const [name, ...rest] = argv
+  if (name === undefined || name === "--help" || name === "-h" || (name === "help" && rest.length === 0)) {
+    io.out(HELP)
+    return name === undefined ? 2 : 0
+  }
+  if (name === "help" && rest[0] === "serve") return main(["serve", "--help"], io)
+  if (name !== "serve") return (await blocksCli())(argv)
+  const { serveCommand } = await import("./serve.js")
+  try {
+    return await serveCommand(rest, {
+      out: (line) => void io.out(line),
+      err: (line) => void io.err(line),
+      env: io.env,
+    })
+  } catch (error) {
+    io.err(`weft serve: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`)
+    return 1
+  }
+}
+
+/** Whether this file is the program node started (not a module imported by another). */
+const isEntry = (): boolean => {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (isEntry()) {
+  // Started by `pnpm weft …`, which runs in the repository root: resolve file names where the user typed them.
+  const initCwd = process.env.INIT_CWD
+  if (process.env.npm_lifecycle_event === "weft" && initCwd !== undefined && initCwd !== "") {
+    try {
+      process.chdir(initCwd)
+    } catch {
+      // Stay in the current directory.
+    }
+  }
+  const code = await main(process.argv.slice(2))
+  process.exitCode = code
+  // Do not wait for idle sockets or timers left behind.
+  setTimeout(() => process.exit(code), 500).unref()
+}

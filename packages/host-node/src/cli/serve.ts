@@ -1,0 +1,187 @@
+/**
+ * `weft serve`: the Weft host on this machine. The API on PGlite in `./.weft/data` (or Postgres when
+ * `DATABASE_URL` is set), with unfinished runs resumed at start-up.
+ *
+ * @since 0.1.0
+ */
+import { parseArgs } from "node:util"
+import { SafeHttp, SafeHttpClient } from "@weft/blocks"
+import { Context } from "effect"
+import { DEFAULT_DATA_DIR, type HostOptions, type RunningHost, startHost } from "../Host.js"
+import { DEFAULT_HOST, DEFAULT_PORT } from "../Server.js"
+
+/**
+ * The help text of `weft serve`.
+ *
+ * @category help
+ */
+export const SERVE_HELP = `Usage: weft serve [--port N] [--host ADDRESS] [--data DIR] [--allow host]…
+
+Starts the Weft host: the HTTP API (OpenAPI document at /api/openapi.json) with live run events.
+
+Options:
+  -p, --port N        Port to listen on (default ${DEFAULT_PORT}, or the PORT environment variable; 0 picks a free one).
+      --host ADDRESS  Interface to bind (default ${DEFAULT_HOST}).
+  -d, --data DIR      PGlite data directory (default ${DEFAULT_DATA_DIR}, or WEFT_DATA_DIR).
+      --allow host    Let HTTP and AI blocks reach this private host, address or CIDR range (e.g. 127.0.0.1
+                      for a local model server). Repeatable.
+  -h, --help          Show this help.
+
+Environment:
+  DATABASE_URL        Use this Postgres database instead of PGlite (e.g. postgres://postgres@127.0.0.1:5432/weft).
+  OPENAI_BASE_URL, OPENAI_API_KEY
+                      The model endpoint AI blocks call when a graph configures none.
+
+Runs still going when the server stops (Ctrl-C, SIGTERM) are resumed on the next start.`
+
+/** A bad argument: reported as one line, exit status 2. */
+export class ServeUsageError extends Error {
+  override readonly name = "ServeUsageError"
+}
+
+/**
+ * Where `weft serve` writes.
+ *
+ * @category models
+ */
+export interface ServeIo {
+  readonly out: (line: string) => void
+  readonly err: (line: string) => void
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+const parsePort = (text: string, where: string): number => {
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ServeUsageError(`${where} ${text}: expected a port number from 0 to 65535`)
+  }
+  return port
+}
+
+/**
+ * Reads `weft serve`'s arguments and environment into host options, or throws `ServeUsageError`.
+ *
+ * @category parsing
+ */
+export const serveOptions = (
+  argv: ReadonlyArray<string>,
+  env: Readonly<Record<string, string | undefined>>,
+): { readonly help: boolean; readonly options: HostOptions } => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      port: { type: "string", short: "p" },
+      host: { type: "string" },
+      data: { type: "string", short: "d" },
+      allow: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
+  })
+  if (values.help === true) return { help: true, options: {} }
+  if (positionals.length > 0)
+    throw new ServeUsageError(`weft serve takes no arguments (got ${positionals[0]})`)
+  const port =
+    values.port !== undefined
+      ? parsePort(values.port, "--port")
+      : env.PORT !== undefined && env.PORT !== ""
+        ? parsePort(env.PORT, "PORT")
+        : DEFAULT_PORT
+  const dataDir =
+    values.data ??
+    (env.WEFT_DATA_DIR !== undefined && env.WEFT_DATA_DIR !== "" ? env.WEFT_DATA_DIR : DEFAULT_DATA_DIR)
+  const allow = values.allow ?? []
+  let resources: Context.Context<never> | undefined
+  if (allow.length > 0) {
+    try {
+      resources = Context.make(SafeHttp, new SafeHttpClient({ allow })) as Context.Context<never>
+    } catch (error) {
+      throw new ServeUsageError(`--allow: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+  const databaseUrl = env.DATABASE_URL !== undefined && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined
+  return {
+    help: false,
+    options: {
+      port,
+      host: values.host ?? DEFAULT_HOST,
+      dataDir,
+      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      ...(resources === undefined ? {} : { runs: { resources } }),
+    },
+  }
+}
+
+/** What the database is, for the start-up line (never the password). */
+const describeDatabase = (options: HostOptions): string => {
+  if (options.databaseUrl === undefined) return `PGlite in ${options.dataDir ?? DEFAULT_DATA_DIR}`
+  try {
+    const url = new URL(options.databaseUrl)
+    return `Postgres at ${url.hostname}${url.port === "" ? "" : `:${url.port}`}${url.pathname}`
+  } catch {
+    return "Postgres (DATABASE_URL)"
+  }
+}
+
+/**
+ * Starts the host and prints where it runs. Resolves with the running host; `stopOnSignals` closes it on
+ * SIGINT or SIGTERM and then resolves `stopped`.
+ *
+ * @category commands
+ */
+export const serve = async (options: HostOptions, io: ServeIo): Promise<RunningHost> => {
+  const host = await startHost(options)
+  io.out(`Weft is running at ${host.url}`)
+  io.out(`  API:      ${host.url}/api  (OpenAPI: ${host.url}/api/openapi.json)`)
+  io.out(`  Database: ${describeDatabase(options)}`)
+  if (host.resumed.length > 0)
+    io.out(`  Resumed ${host.resumed.length} unfinished run${host.resumed.length === 1 ? "" : "s"}`)
+  return host
+}
+
+/**
+ * Runs `weft serve` until SIGINT or SIGTERM; resolves with the exit status.
+ *
+ * @category commands
+ */
+export const serveCommand = async (argv: ReadonlyArray<string>, io: ServeIo): Promise<number> => {
+  let parsed: ReturnType<typeof serveOptions>
+  try {
+    parsed = serveOptions(argv, io.env)
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code
+    if (error instanceof ServeUsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+      io.err(`weft serve: ${(error as Error).message} (see weft serve --help)`)
+      return 2
+    }
+    throw error
+  }
+  if (parsed.help) {
+    io.out(SERVE_HELP)
+    return 0
+  }
+  let host: RunningHost
+  try {
+    host = await serve(parsed.options, io)
+  } catch (error) {
+    io.err(`weft serve: ${error instanceof Error ? error.message : String(error)}`)
+    return 1
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (signal: string) => {
+      if (stopping) return
+      stopping = true
+      io.err(`weft serve: ${signal}: stopping (runs in flight resume on the next start)`)
+      host.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          io.err(`weft serve: shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+          resolve(1)
+        },
+      )
+    }
+    process.once("SIGINT", () => stop("SIGINT"))
+    process.once("SIGTERM", () => stop("SIGTERM"))
+  })
+}

@@ -1,0 +1,100 @@
+/**
+ * The runs and events flow on Postgres (a fresh database for this file): start a run, stream it to the
+ * end, read its outputs; idempotent parallel starts; and a subscriber on a second host process (same
+ * database) that follows a run the first host drives, through LISTEN/NOTIFY.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { RunningHost } from "../src/Host.js"
+import {
+  client,
+  eventFrames,
+  freshDatabase,
+  helloGraph,
+  readSse,
+  seqs,
+  startTestHost,
+  timerGraph,
+} from "./api-support.js"
+
+let db: Awaited<ReturnType<typeof freshDatabase>>
+let host: RunningHost
+let other: RunningHost
+
+beforeAll(async () => {
+  db = await freshDatabase("api")
+  host = await startTestHost({ databaseUrl: db.url })
+  // A second host on the same database that resumes nothing: it only serves reads and event streams here.
+  // Its followers re-read the store only once a minute, so a stream that ends promptly was woken by NOTIFY.
+  other = await startTestHost({ databaseUrl: db.url, resume: false, runs: { pollInterval: "60 seconds" } })
+})
+afterAll(async () => {
+  await other?.close()
+  await host?.close()
+  await db?.drop()
+})
+
+interface RunView {
+  readonly status: string
+  readonly outputs: Record<string, ReadonlyArray<unknown>>
+  readonly lastSeq: number
+}
+
+describe("on Postgres", () => {
+  it("uses Postgres", () => {
+    expect([host.database, other.database]).toEqual(["postgres", "postgres"])
+  })
+
+  it("runs a graph: contiguous SSE ids to COMPLETED, then the outputs", async () => {
+    const api = client(host.url)
+    const graphId = (await api.post<{ id: string }>("/api/graphs", helloGraph())).body.id
+    const { id } = (
+      await api.post<{ id: string }>(`/api/graphs/${graphId}/runs`, { inputs: { topic: "pg" } })
+    ).body
+    const sse = await readSse(`${host.url}/api/runs/${id}/events`)
+    const ids = seqs(sse.frames)
+    expect(ids).toEqual(ids.map((_, i) => i + 1))
+    expect(eventFrames(sse.frames).at(-1)?.data).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
+    const run = await api.get<RunView>(`/api/runs/${id}`)
+    expect(run.body).toMatchObject({
+      status: "COMPLETED",
+      outputs: { greeting: ["Hello, pg!"] },
+      lastSeq: ids.length,
+    })
+  })
+
+  it("parallel starts with one Idempotency-Key make exactly one run", async () => {
+    const api = client(host.url)
+    const graphId = (await api.post<{ id: string }>("/api/graphs", helloGraph())).body.id
+    const answers = await Promise.all(
+      Array.from({ length: 25 }, () =>
+        api.post<{ id: string }>(
+          `/api/graphs/${graphId}/runs`,
+          { inputs: { topic: "k" } },
+          { "idempotency-key": "k1" },
+        ),
+      ),
+    )
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(1)
+    expect((await api.get<ReadonlyArray<unknown>>(`/api/runs?graphId=${graphId}`)).body).toHaveLength(1)
+  })
+
+  it("a subscriber on another host follows a run this host drives, live, to its end", async () => {
+    const api = client(host.url)
+    const graphId = (await api.post<{ id: string }>("/api/graphs", timerGraph(1))).body.id
+    const { id } = (await api.post<{ id: string }>(`/api/graphs/${graphId}/runs`, {})).body
+    const started = Date.now()
+    const remote = await readSse(`${other.url}/api/runs/${id}/events`)
+    const ids = seqs(remote.frames)
+    expect(ids).toEqual(ids.map((_, i) => i + 1))
+    expect(eventFrames(remote.frames).at(-1)?.data).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
+    // Woken by NOTIFY (the other host polls once a minute): the stream ends soon after the one-second timer.
+    expect(Date.now() - started).toBeLessThan(20_000)
+    const local = await readSse(`${host.url}/api/runs/${id}/events`)
+    expect(eventFrames(remote.frames).map((f) => f.data)).toEqual(
+      eventFrames(local.frames).map((f) => f.data),
+    )
+    expect((await client(other.url).get<RunView>(`/api/runs/${id}`)).body.outputs).toEqual({
+      message: ["done"],
+    })
+  })
+})
