@@ -12,10 +12,13 @@
  * @since 0.1.0
  */
 import { mkdirSync } from "node:fs"
+import { join } from "node:path"
 import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpServer } from "effect/http"
+import { SECRET_FILE } from "./Auth.js"
 import { GraphStore } from "./GraphStore.js"
 import * as Migrations from "./Migrations.js"
+import { RunQueue } from "./Queue.js"
 import { RunQueries } from "./RunQueries.js"
 import { RunService, type RunServiceOptions } from "./RunService.js"
 import * as Server from "./Server.js"
@@ -33,8 +36,13 @@ export interface HostOptions extends Server.ServerOptions {
   readonly dataDir?: string
   /** Blocks, resources and credentials of the executor. */
   readonly runs?: RunServiceOptions
-  /** Resume the runs a previous process left unfinished (default true). */
+  /** Resume the runs a previous process left unfinished (default true; never with `queue: "workers"`). */
   readonly resume?: boolean
+  /**
+   * Who drives runs: this process (`"inline"`, the default), or `weft worker` processes (`"workers"`, needs
+   * `databaseUrl`): a start enqueues a graphile-worker job, and recovery is the workers' (heartbeats).
+   */
+  readonly queue?: "inline" | "workers"
 }
 
 /** The default PGlite data directory of `weft serve`. */
@@ -78,6 +86,15 @@ export const sqlLayer = (options: HostOptions): Layer.Layer<Sql, unknown> => {
   )
 }
 
+/** An embedded (PGlite) host keeps a generated session secret in its data directory, so sessions survive restarts. */
+const serverOptions = (options: HostOptions): Server.ServerOptions =>
+  options.databaseUrl !== undefined && options.databaseUrl !== ""
+    ? options
+    : {
+        ...options,
+        auth: { secretFile: join(options.dataDir ?? DEFAULT_DATA_DIR, SECRET_FILE), ...options.auth },
+      }
+
 /**
  * Everything but the database: migrations, stores, the run service and the HTTP server.
  *
@@ -85,8 +102,15 @@ export const sqlLayer = (options: HostOptions): Layer.Layer<Sql, unknown> => {
  */
 export const layerWithoutSql = (options: HostOptions) => {
   const stores = Layer.mergeAll(GraphStore.layer, RunQueries.layer)
-  const runs = RunService.layer(options.runs ?? {}).pipe(Layer.provideMerge(stores))
-  return Server.layer(options).pipe(Layer.provideMerge(runs), Layer.provideMerge(Migrations.layer))
+  const service =
+    options.queue === "workers" && options.databaseUrl !== undefined && options.databaseUrl !== ""
+      ? RunService.layer(options.runs ?? {}).pipe(Layer.provide(RunQueue.layer(options.databaseUrl)))
+      : RunService.layer(options.runs ?? {})
+  const runs = service.pipe(Layer.provideMerge(stores))
+  return Server.layer(serverOptions(options)).pipe(
+    Layer.provideMerge(runs),
+    Layer.provideMerge(Migrations.layer),
+  )
 }
 
 /**
@@ -96,6 +120,9 @@ export const layerWithoutSql = (options: HostOptions) => {
  */
 export const startHost = async (options: HostOptions = {}): Promise<RunningHost> => {
   const scope = Effect.runSync(Scope.make())
+  if (options.queue === "workers" && (options.databaseUrl === undefined || options.databaseUrl === "")) {
+    throw new Error('The host did not start: queue "workers" needs a Postgres databaseUrl')
+  }
   const layer = layerWithoutSql(options).pipe(Layer.provideMerge(sqlLayer(options)))
   const exit = await Effect.runPromiseExit(
     Effect.gen(function* () {
@@ -103,7 +130,8 @@ export const startHost = async (options: HostOptions = {}): Promise<RunningHost>
       const runs = Context.get(context, RunService)
       const sql = Context.get(context, Sql)
       const server = Context.get(context, HttpServer.HttpServer)
-      const resumed = options.resume === false ? [] : yield* runs.resumeUnfinished
+      const resumed =
+        options.resume === false || options.queue === "workers" ? [] : yield* runs.resumeUnfinished
       return { runs, sql, server, resumed }
     }),
   )

@@ -38,6 +38,7 @@ import {
 import { Context, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
 import { type GraphRef, GraphStore } from "./GraphStore.js"
 import { PgRunStore } from "./PgRunStore.js"
+import { RunQueue } from "./Queue.js"
 import { RunQueries } from "./RunQueries.js"
 import { SqlError } from "./Sql.js"
 
@@ -141,6 +142,7 @@ const make = (options: RunServiceOptions) =>
     const graphs = yield* GraphStore
     const runs = yield* RunQueries
     const pollInterval = options.pollInterval ?? Duration.seconds(2)
+    const queue = Option.getOrUndefined(yield* Effect.serviceOption(RunQueue))
     const stopping = yield* Deferred.make<void>()
     const scope = yield* Effect.scope
 
@@ -230,8 +232,42 @@ const make = (options: RunServiceOptions) =>
         return handle
       })
 
+    /**
+     * Records and starts a run that was claimed and enqueued but not yet recorded by the executor (the
+     * Postgres mode): its graph version and inputs come from the claimed row. When another process recorded
+     * it meanwhile, the store refuses this start (seq 1 is taken) and the run is resumed instead.
+     */
+    const begin = (runId: string) =>
+      Effect.gen(function* () {
+        const owner = yield* runs.ownerOf(runId).pipe(sqlToStore("ownerOf"))
+        const view = yield* runs.get(owner, runId).pipe(sqlToStore("get"))
+        if (view.run.graph !== undefined || view.run.graphId === undefined) return yield* resume(runId)
+        const stored = yield* graphs.get(owner, view.run.graphId, view.run.graphVersion).pipe(
+          sqlToStore("graph"),
+          Effect.catchTag("GraphNotFound", () => Effect.fail(new RunNotFound({ runId }))),
+        )
+        const root = { id: stored.graph.id, version: stored.graph.version }
+        const started = yield* withOwner(
+          owner,
+          root,
+          executor.start(stored.graph, { runId, inputs: view.run.inputs }),
+        ).pipe(
+          Effect.catchTag("OptionsInvalid", (error) => Effect.die(error)),
+          Effect.catchTag("RunInputInvalid", (error) => Effect.die(error)),
+          Effect.map((handle) => ({ handle, fresh: true })),
+          Effect.catchTag("StoreError", () =>
+            Effect.map(resume(runId), (handle) => ({ handle, fresh: false })),
+          ),
+        )
+        if (started.fresh) {
+          yield* track(started.handle)
+          wake(runId)
+        }
+        return started.handle
+      })
+
     const drive: RunServiceShape["drive"] = (runId) =>
-      Effect.flatMap(resume(runId), (handle) => Effect.asVoid(handle.await))
+      Effect.flatMap(begin(runId), (handle) => Effect.asVoid(handle.await))
 
     const start: RunServiceShape["start"] = (owner, graphId, request) =>
       Effect.gen(function* () {
@@ -252,6 +288,12 @@ const make = (options: RunServiceOptions) =>
             sqlToStore("claim"),
           )
         if (claim.existing) return { runId: claim.runId, existing: true }
+        if (queue !== undefined) {
+          // The Postgres mode: a worker process records and drives the run.
+          yield* queue.enqueue(claim.runId, inputs).pipe(sqlToStore("enqueue"))
+          wake(claim.runId)
+          return { runId: claim.runId, existing: false }
+        }
         const root = { id: graph.id, version: graph.version }
         const handle = yield* withOwner(
           owner,

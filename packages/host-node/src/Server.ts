@@ -9,7 +9,7 @@ import { ByteSize, Layer } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import type { NetAddress } from "effect/net"
-import { AuthenticationLive } from "./Auth.js"
+import { Auth, AuthenticationLive, type AuthOptions, authRoutes } from "./Auth.js"
 import { OPENAPI_PATH, WeftApi } from "./api/Api.js"
 import { BlocksLive } from "./api/Blocks.js"
 import { JsonErrors, RequestValidationLive } from "./api/Errors.js"
@@ -30,6 +30,8 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number
   /** How long shutdown waits for open requests before closing their connections. Default 2 s. */
   readonly shutdownTimeoutMs?: number
+  /** Sign-in (better-auth sessions by default; see `AuthOptions`). */
+  readonly auth?: AuthOptions
 }
 
 /** The default port of `weft serve`. */
@@ -42,8 +44,8 @@ export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 
 /**
- * The API's routes and middleware, without a server: needs the run service, the graph store and the run
- * queries.
+ * The API's routes and middleware, and better-auth's routes at `/api/auth/*`, without a server: needs
+ * `Auth`, the run service, the graph store and the run queries.
  *
  * @category layers
  */
@@ -52,6 +54,7 @@ export const apiLayer = Layer.mergeAll(
     Layer.provide([GraphsLive, RunsLive, BlocksLive]),
     Layer.provide([AuthenticationLive, RequestValidationLive]),
   ),
+  authRoutes,
   JsonErrors,
 )
 
@@ -61,7 +64,10 @@ export const apiLayer = Layer.mergeAll(
  * @category layers
  */
 export const layer = (options: ServerOptions = {}) =>
-  HttpRouter.serve(apiLayer, { disableLogger: true, disableListenLog: true }).pipe(
+  HttpRouter.serve(Layer.provide(apiLayer, Auth.layer(options.auth)), {
+    disableLogger: true,
+    disableListenLog: true,
+  }).pipe(
     Layer.provideMerge(
       NodeHttpServer.layer(() => createServer(), {
         port: options.port ?? DEFAULT_PORT,

@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { WeftApi } from "../src/api/Api.js"
 import type { RunningHost } from "../src/Host.js"
-import { client, helloGraph, startTestHost, tempDir } from "./api-support.js"
+import { client, helloGraph, signUp, startTestHost, tempDir } from "./api-support.js"
 
 const corpusAgent = join(
   import.meta.dirname,
@@ -21,7 +21,7 @@ let api: ReturnType<typeof client>
 
 beforeAll(async () => {
   host = await startTestHost({ dataDir: dir.dir })
-  api = client(host.url)
+  api = client(host.url, await signUp(host.url, "alice"))
 })
 afterAll(async () => {
   await host?.close()

@@ -1,7 +1,7 @@
 /**
- * Cross-tenant matrix (reliability.md 16), generated from the route table: user B using user A's ids gets
- * 404 on every route that takes an id, an empty list on every list, and 0 event frames; A's data is
- * unchanged afterwards.
+ * Cross-tenant matrix (reliability.md 16), generated from the route table: user B (signed in with a real
+ * better-auth session) using user A's ids gets 404 on every route that takes an id, an empty list on every
+ * list, and 0 event frames; A's data is unchanged afterwards.
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { WeftApi } from "../src/api/Api.js"
@@ -12,6 +12,7 @@ import {
   eventually,
   helloGraph,
   readSse,
+  signUp,
   startTestHost,
   tempDir,
 } from "./api-support.js"
@@ -34,15 +35,18 @@ interface RunView {
 }
 
 it("another owner gets 404 for every graph and run id, empty lists, and no events", async () => {
-  const alice = client(host.url, "alice")
-  const bob = client(host.url, "bob")
+  const aliceSession = await signUp(host.url, "alice")
+  const bobSession = await signUp(host.url, "bob")
+  expect(aliceSession.userId).not.toBe(bobSession.userId)
+  const alice = client(host.url, aliceSession)
+  const bob = client(host.url, bobSession)
 
   // Alice: a graph with two versions, a finished run, and a run waiting for review.
   const graph = await alice.post<{ id: string }>("/api/graphs", helloGraph("Alice's"))
   const graphId = graph.body.id
   await alice.put(`/api/graphs/${graphId}`, helloGraph("Alice's v2"))
   const done = await alice.post<{ id: string }>(`/api/graphs/${graphId}/runs`, { inputs: { topic: "a" } })
-  await readSse(`${host.url}/api/runs/${done.body.id}/events`, { headers: { "x-weft-user": "alice" } })
+  await readSse(`${host.url}/api/runs/${done.body.id}/events`, { headers: aliceSession.headers })
   const reviewGraph = await alice.post<{ id: string }>("/api/graphs", {
     name: "Review",
     nodes: [
@@ -94,7 +98,7 @@ it("another owner gets 404 for every graph and run id, empty lists, and no event
       if (sample === undefined) continue
       const path = endpoint.path.replace(":id", encodeURIComponent(sample.id)) + (sample.query ?? "")
       if (name === "runs.events") {
-        const sse = await readSse(`${host.url}${path}`, { headers: { "x-weft-user": "bob" } })
+        const sse = await readSse(`${host.url}${path}`, { headers: bobSession.headers })
         expect(sse.status, name).toBe(404)
         expect(eventFrames(sse.frames), name).toEqual([])
       } else {
@@ -121,6 +125,8 @@ it("another owner gets 404 for every graph and run id, empty lists, and no event
   // Bob created nothing either (the create route is his own; he made no graph in this test).
   expect((await bob.get<ReadonlyArray<unknown>>("/api/graphs")).body).toEqual([])
   expect((await bob.get<ReadonlyArray<unknown>>("/api/runs")).body).toEqual([])
-  // The default owner (no header) is a third user.
-  expect((await client(host.url).get<ReadonlyArray<unknown>>("/api/graphs")).body).toEqual([])
+  // A third user sees nothing; no session at all is refused.
+  const carol = client(host.url, await signUp(host.url, "carol"))
+  expect((await carol.get<ReadonlyArray<unknown>>("/api/graphs")).body).toEqual([])
+  expect((await client(host.url).get("/api/graphs")).status).toBe(401)
 })

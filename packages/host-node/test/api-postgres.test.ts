@@ -11,7 +11,9 @@ import {
   freshDatabase,
   helloGraph,
   readSse,
+  type Session,
   seqs,
+  signUp,
   startTestHost,
   timerGraph,
 } from "./api-support.js"
@@ -19,6 +21,7 @@ import {
 let db: Awaited<ReturnType<typeof freshDatabase>>
 let host: RunningHost
 let other: RunningHost
+let alice: Session
 
 beforeAll(async () => {
   db = await freshDatabase("api")
@@ -26,6 +29,7 @@ beforeAll(async () => {
   // A second host on the same database that resumes nothing: it only serves reads and event streams here.
   // Its followers re-read the store only once a minute, so a stream that ends promptly was woken by NOTIFY.
   other = await startTestHost({ databaseUrl: db.url, resume: false, runs: { pollInterval: "60 seconds" } })
+  alice = await signUp(host.url, "alice")
 })
 afterAll(async () => {
   await other?.close()
@@ -45,12 +49,12 @@ describe("on Postgres", () => {
   })
 
   it("runs a graph: contiguous SSE ids to COMPLETED, then the outputs", async () => {
-    const api = client(host.url)
+    const api = client(host.url, alice)
     const graphId = (await api.post<{ id: string }>("/api/graphs", helloGraph())).body.id
     const { id } = (
       await api.post<{ id: string }>(`/api/graphs/${graphId}/runs`, { inputs: { topic: "pg" } })
     ).body
-    const sse = await readSse(`${host.url}/api/runs/${id}/events`)
+    const sse = await readSse(`${host.url}/api/runs/${id}/events`, { headers: alice.headers })
     const ids = seqs(sse.frames)
     expect(ids).toEqual(ids.map((_, i) => i + 1))
     expect(eventFrames(sse.frames).at(-1)?.data).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
@@ -63,7 +67,7 @@ describe("on Postgres", () => {
   })
 
   it("parallel starts with one Idempotency-Key make exactly one run", async () => {
-    const api = client(host.url)
+    const api = client(host.url, alice)
     const graphId = (await api.post<{ id: string }>("/api/graphs", helloGraph())).body.id
     const answers = await Promise.all(
       Array.from({ length: 25 }, () =>
@@ -79,21 +83,21 @@ describe("on Postgres", () => {
   })
 
   it("a subscriber on another host follows a run this host drives, live, to its end", async () => {
-    const api = client(host.url)
+    const api = client(host.url, alice)
     const graphId = (await api.post<{ id: string }>("/api/graphs", timerGraph(1))).body.id
     const { id } = (await api.post<{ id: string }>(`/api/graphs/${graphId}/runs`, {})).body
     const started = Date.now()
-    const remote = await readSse(`${other.url}/api/runs/${id}/events`)
+    const remote = await readSse(`${other.url}/api/runs/${id}/events`, { headers: alice.headers })
     const ids = seqs(remote.frames)
     expect(ids).toEqual(ids.map((_, i) => i + 1))
     expect(eventFrames(remote.frames).at(-1)?.data).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
     // Woken by NOTIFY (the other host polls once a minute): the stream ends soon after the one-second timer.
     expect(Date.now() - started).toBeLessThan(20_000)
-    const local = await readSse(`${host.url}/api/runs/${id}/events`)
+    const local = await readSse(`${host.url}/api/runs/${id}/events`, { headers: alice.headers })
     expect(eventFrames(remote.frames).map((f) => f.data)).toEqual(
       eventFrames(local.frames).map((f) => f.data),
     )
-    expect((await client(other.url).get<RunView>(`/api/runs/${id}`)).body.outputs).toEqual({
+    expect((await client(other.url, alice).get<RunView>(`/api/runs/${id}`)).body.outputs).toEqual({
       message: ["done"],
     })
   })

@@ -41,7 +41,8 @@ beforeAll(async () => {
     apiKey: "test-key",
     http: new SafeHttpClient({ allow: ["127.0.0.1"] }),
   }) as Context.Context<never>
-  host = await startTestHost({ dataDir: dir.dir, runs: { resources } })
+  // Sign-in off (the development mode of `weft serve --auth off`): the run API needs no session.
+  host = await startTestHost({ dataDir: dir.dir, runs: { resources }, auth: { mode: "off" } })
   api = client(host.url)
 })
 afterAll(async () => {

@@ -15,9 +15,17 @@ export const tempDir = (prefix: string) => {
   return { dir, dispose: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
-/** Starts a host on 127.0.0.1 and a free port. */
+/** The session secret of test hosts on Postgres (PGlite hosts keep a generated one in their data directory). */
+export const TEST_SECRET = "weft-test-secret-0123456789abcdefghijklmnop"
+
+/** Starts a host on 127.0.0.1 and a free port (sign-in on, unless `auth.mode` says otherwise). */
 export const startTestHost = (options: HostOptions): Promise<RunningHost> =>
-  startHost({ port: 0, host: "127.0.0.1", ...options })
+  startHost({
+    port: 0,
+    host: "127.0.0.1",
+    ...options,
+    ...(options.databaseUrl === undefined ? {} : { auth: { secret: TEST_SECRET, ...options.auth } }),
+  })
 
 /** The admin URL of the local Postgres. */
 export const ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -43,8 +51,52 @@ export interface Answer<T = unknown> {
   readonly headers: Headers
 }
 
-/** Calls the API as `owner` (the `x-weft-user` header). */
-export const client = (base: string, owner?: string) => {
+/** A signed-in user: the session cookie to send, as a `cookie` header. */
+export interface Session {
+  readonly userId: string
+  readonly email: string
+  readonly password: string
+  /** `{ cookie }`, for `fetch` and `readSse`. */
+  readonly headers: Record<string, string>
+  /** The `Set-Cookie` lines of the sign-up or sign-in answer. */
+  readonly setCookies: ReadonlyArray<string>
+}
+
+/** The password of the test users. */
+export const TEST_PASSWORD = "correct horse battery staple"
+
+const sessionFrom = async (response: Response, email: string, password: string): Promise<Session> => {
+  const text = await response.text()
+  if (!response.ok) throw new Error(`sign-in of ${email} failed: ${response.status} ${text}`)
+  const setCookies = response.headers.getSetCookie()
+  const cookie = setCookies.map((line) => line.split(";")[0]).join("; ")
+  const body = JSON.parse(text) as { user: { id: string } }
+  return { userId: body.user.id, email, password, headers: { cookie }, setCookies }
+}
+
+/** Signs up `name` (as `<name>@example.test`) and returns the session. */
+export const signUp = async (base: string, name: string, password = TEST_PASSWORD): Promise<Session> => {
+  const email = `${name}@example.test`
+  const response = await fetch(`${base}/api/auth/sign-up/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password, name }),
+  })
+  return sessionFrom(response, email, password)
+}
+
+/** Signs in an existing user and returns the new session. */
+export const signIn = async (base: string, email: string, password = TEST_PASSWORD): Promise<Session> => {
+  const response = await fetch(`${base}/api/auth/sign-in/email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  })
+  return sessionFrom(response, email, password)
+}
+
+/** Calls the API with `session`'s cookie (or none). */
+export const client = (base: string, session?: { readonly headers: Record<string, string> }) => {
   const call = async <T = unknown>(
     method: string,
     path: string,
@@ -54,7 +106,7 @@ export const client = (base: string, owner?: string) => {
     const init: RequestInit = {
       method,
       headers: {
-        ...(owner === undefined ? {} : { "x-weft-user": owner }),
+        ...session?.headers,
         ...(body === undefined ? {} : { "content-type": "application/json" }),
         ...headers,
       },

@@ -14,9 +14,11 @@ const TABLES = [
   "node_executions",
   "node_outputs",
   "run_events",
+  "run_leases",
   "run_requests",
   "runs",
   "weft_migrations",
+  "weft_workers",
 ]
 
 const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
@@ -44,19 +46,19 @@ describe.each(drivers)("Migrations on %s", (driver) => {
 
   it("applies the package's migrations once, in order, and records each with its checksum", async () => {
     const first = await run(Migrations.run())
-    expect(first).toEqual({ applied: ["0001_init.sql"], skipped: [] })
+    expect(first).toEqual({ applied: ["0001_init.sql", "0002_workers.sql"], skipped: [] })
     const tables = await query<{ name: string }>(
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     )
     expect(tables.map((t) => t.name)).toEqual(TABLES)
     const text = await readFile(join(Migrations.directory, "0001_init.sql"), "utf8")
     const checksum = createHash("sha256").update(text).digest("hex")
-    expect(await query("SELECT name, checksum FROM weft_migrations")).toEqual([
+    expect(await query("SELECT name, checksum FROM weft_migrations WHERE name = '0001_init.sql'")).toEqual([
       { name: "0001_init.sql", checksum },
     ])
     const again = await run(Migrations.run())
-    expect(again).toEqual({ applied: [], skipped: ["0001_init.sql"] })
-    expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([{ n: 1 }])
+    expect(again).toEqual({ applied: [], skipped: ["0001_init.sql", "0002_workers.sql"] })
+    expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([{ n: 2 }])
   })
 
   it("reads the shipped migration files in order", async () => {
@@ -68,17 +70,17 @@ describe.each(drivers)("Migrations on %s", (driver) => {
   it("applies a new migration, then refuses it once its file changed", async () => {
     await cp(Migrations.directory, dir, { recursive: true })
     await writeFile(
-      join(dir, "0002_extra.sql"),
+      join(dir, "0090_extra.sql"),
       "CREATE TABLE extra (n integer);\nINSERT INTO extra VALUES (1);\n",
     )
     expect(await run(Migrations.run({ directory: dir }))).toEqual({
-      applied: ["0002_extra.sql"],
-      skipped: ["0001_init.sql"],
+      applied: ["0090_extra.sql"],
+      skipped: ["0001_init.sql", "0002_workers.sql"],
     })
-    await writeFile(join(dir, "0002_extra.sql"), "CREATE TABLE extra (n bigint);\n")
-    await writeFile(join(dir, "0003_later.sql"), "CREATE TABLE later (n integer);\n")
+    await writeFile(join(dir, "0090_extra.sql"), "CREATE TABLE extra (n bigint);\n")
+    await writeFile(join(dir, "0091_later.sql"), "CREATE TABLE later (n integer);\n")
     const exit = await runtime.runPromiseExit(Migrations.run({ directory: dir }))
-    expect(failureOf(exit)).toMatchObject({ _tag: "MigrationChanged", name: "0002_extra.sql" })
+    expect(failureOf(exit)).toMatchObject({ _tag: "MigrationChanged", name: "0090_extra.sql" })
     // Nothing after the changed migration ran.
     expect(await query("SELECT to_regclass('later') IS NULL AS missing")).toEqual([{ missing: true }])
     expect(await query("SELECT n FROM extra")).toEqual([{ n: 1 }])
@@ -88,11 +90,11 @@ describe.each(drivers)("Migrations on %s", (driver) => {
     const broken = await mkdtemp(join(tmpdir(), "weft-migrations-broken-"))
     try {
       await cp(Migrations.directory, broken, { recursive: true })
-      await writeFile(join(broken, "0002_broken.sql"), "CREATE TABLE half_done (n integer);\nSELEKT 1;\n")
+      await writeFile(join(broken, "0090_broken.sql"), "CREATE TABLE half_done (n integer);\nSELEKT 1;\n")
       const exit = await runtime.runPromiseExit(Migrations.run({ directory: broken }))
       expect(failureOf(exit)).toMatchObject({ _tag: "SqlError", code: "42601" })
       expect(await query("SELECT to_regclass('half_done') IS NULL AS missing")).toEqual([{ missing: true }])
-      expect(await query("SELECT name FROM weft_migrations WHERE name = '0002_broken.sql'")).toEqual([])
+      expect(await query("SELECT name FROM weft_migrations WHERE name = '0090_broken.sql'")).toEqual([])
     } finally {
       await rm(broken, { recursive: true, force: true })
     }
@@ -126,7 +128,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
         // Slow enough that both callers are inside `run` together; a second application would fail (the
         // table exists) or insert a second row.
         await writeFile(
-          join(slow, "0002_slow.sql"),
+          join(slow, "0090_slow.sql"),
           "SELECT pg_sleep(0.3);\nCREATE TABLE once (n integer);\nINSERT INTO once VALUES (1);\n",
         )
         const a = ManagedRuntime.make(fresh.layer({ max: 2 }))
@@ -136,7 +138,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
             a.runPromise(Migrations.run({ directory: slow })),
             b.runPromise(Migrations.run({ directory: slow })),
           ])
-          const names = ["0001_init.sql", "0002_slow.sql"]
+          const names = ["0001_init.sql", "0002_workers.sql", "0090_slow.sql"]
           expect([...ra.applied, ...rb.applied].sort()).toEqual(names)
           expect([...ra.skipped, ...rb.skipped].sort()).toEqual(names)
           const recorded = await a.runPromise(

@@ -13,6 +13,7 @@ import {
   eventually,
   readSse,
   seqs,
+  signUp,
   startTestHost,
   tempDir,
   timerGraph,
@@ -30,7 +31,8 @@ interface RunView {
 describe("resume on start-up", () => {
   it("a run interrupted by a server stop resumes to COMPLETED on the next start with the same data dir", async () => {
     const first = await startTestHost({ dataDir: dir.dir })
-    const api1 = client(first.url)
+    const session = await signUp(first.url, "alice")
+    const api1 = client(first.url, session)
     const graphId = (await api1.post<{ id: string }>("/api/graphs", timerGraph(2))).body.id
     const runId = (await api1.post<{ id: string }>(`/api/graphs/${graphId}/runs`, {})).body.id
     await eventually(async () => {
@@ -42,6 +44,7 @@ describe("resume on start-up", () => {
     // A subscriber is connected when the server stops: its stream ends, the run does not.
     let connected = false
     const stream = readSse(`${first.url}/api/runs/${runId}/events`, {
+      headers: session.headers,
       onFrame: () => {
         connected = true
       },
@@ -58,8 +61,8 @@ describe("resume on start-up", () => {
     const second = await startTestHost({ dataDir: dir.dir })
     try {
       expect(second.resumed).toEqual([runId])
-      const api2 = client(second.url)
-      const sse = await readSse(`${second.url}/api/runs/${runId}/events`)
+      const api2 = client(second.url, session)
+      const sse = await readSse(`${second.url}/api/runs/${runId}/events`, { headers: session.headers })
       const ids = seqs(sse.frames)
       expect(ids).toEqual(ids.map((_, i) => i + 1))
       expect(eventFrames(sse.frames).at(-1)?.data).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
@@ -131,7 +134,9 @@ describe("weft-host serve", () => {
       expect(stdout).toContain(`${url}/api/openapi.json`)
       const doc = await fetch(`${url}/api/openapi.json`)
       expect(doc.status).toBe(200)
-      const graphs = await client(url).get<ReadonlyArray<unknown>>("/api/graphs")
+      // Sign-in is on by default: the API needs a session.
+      expect((await client(url).get("/api/graphs")).status).toBe(401)
+      const graphs = await client(url, await signUp(url, "alice")).get<ReadonlyArray<unknown>>("/api/graphs")
       expect(graphs).toMatchObject({ status: 200, body: [] })
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
       child.kill("SIGTERM")

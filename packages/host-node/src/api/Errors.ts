@@ -38,6 +38,28 @@ export class NotFound extends Schema.TaggedError<NotFound>()(
 ) {}
 
 /**
+ * The request carries no valid session: sign in at `/api/auth/sign-in/email` (or sign up) first.
+ *
+ * @category errors
+ */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { error: Schema.String },
+  { httpApiStatus: 401 },
+) {}
+
+/**
+ * The request was refused whoever sent it: a state-changing request from a page on another origin (CSRF).
+ *
+ * @category errors
+ */
+export class Forbidden extends Schema.TaggedError<Forbidden>()(
+  "Forbidden",
+  { error: Schema.String },
+  { httpApiStatus: 403 },
+) {}
+
+/**
  * The request is well formed but the resource is not in a state that allows it (e.g. a review of an
  * execution that is not waiting for one).
  *

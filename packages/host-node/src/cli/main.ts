@@ -12,6 +12,8 @@ const HELP = `Usage: weft <command> [options]
 
 Commands:
   serve             Start the Weft host: the HTTP API with live run events
+  worker            Run the runs the API enqueues (Postgres mode, DATABASE_URL)
+  migrate           Apply the database migrations and exit
   run <file>        Run a Weft graph or an AutoGPT export with the core blocks
   validate <file>   Check a graph against the core blocks
   import <file>     Convert an AutoGPT export into a Weft graph, with a report
@@ -47,6 +49,22 @@ export const main = async (
     return name === undefined ? 2 : 0
   }
   if (name === "help" && rest[0] === "serve") return main(["serve", "--help"], io)
+  if (name === "help" && (rest[0] === "worker" || rest[0] === "migrate")) return main([rest[0], "--help"], io)
+  if (name === "worker" || name === "migrate") {
+    const sink = {
+      out: (line: string) => void io.out(line),
+      err: (line: string) => void io.err(line),
+      env: io.env,
+    }
+    try {
+      return name === "worker"
+        ? await (await import("./worker.js")).workerCommand(rest, sink)
+        : await (await import("./migrate.js")).migrateCommand(rest, sink)
+    } catch (error) {
+      io.err(`weft ${name}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`)
+      return 1
+    }
+  }
   if (name !== "serve") return (await blocksCli())(argv)
   const { serveCommand } = await import("./serve.js")
   try {

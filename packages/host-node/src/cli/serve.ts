@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util"
 import { SafeHttp, SafeHttpClient } from "@weft/blocks"
 import { Context } from "effect"
+import type { AuthOptions } from "../Auth.js"
 import { DEFAULT_DATA_DIR, type HostOptions, type RunningHost, startHost } from "../Host.js"
 import { DEFAULT_HOST, DEFAULT_PORT } from "../Server.js"
 
@@ -15,7 +16,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from "../Server.js"
  *
  * @category help
  */
-export const SERVE_HELP = `Usage: weft serve [--port N] [--host ADDRESS] [--data DIR] [--allow host]…
+export const SERVE_HELP = `Usage: weft serve [--port N] [--host ADDRESS] [--data DIR] [--allow host]… [--auth on|off]
 
 Starts the Weft host: the HTTP API (OpenAPI document at /api/openapi.json) with live run events.
 
@@ -25,10 +26,21 @@ Options:
   -d, --data DIR      PGlite data directory (default ${DEFAULT_DATA_DIR}, or WEFT_DATA_DIR).
       --allow host    Let HTTP and AI blocks reach this private host, address or CIDR range (e.g. 127.0.0.1
                       for a local model server). Repeatable.
+      --inline        With DATABASE_URL: drive runs in this process instead of enqueueing them for workers.
+      --auth on|off   Sign-in (default on, or WEFT_AUTH): every /api route but /api/auth/*, /api/openapi.json
+                      and GET /api/blocks needs a session cookie from POST /api/auth/sign-up/email or
+                      /api/auth/sign-in/email. "off" is a development mode for PGlite on a loopback
+                      address only: every request acts as the one user "local".
   -h, --help          Show this help.
 
 Environment:
-  DATABASE_URL        Use this Postgres database instead of PGlite (e.g. postgres://postgres@127.0.0.1:5432/weft).
+  DATABASE_URL        Use this Postgres database instead of PGlite (e.g. postgres://postgres@127.0.0.1:5432/weft);
+                      runs are then driven by "weft worker" processes.
+  BETTER_AUTH_SECRET, WEFT_AUTH_SECRET
+                      The secret that signs sessions (32+ characters). Required on Postgres; on PGlite one is
+                      generated once and kept in DIR/weft-auth-secret.
+  WEFT_PUBLIC_URL     The URL browsers reach the server at (its origin may send requests with the cookie;
+                      https makes the cookie Secure). Default: the address it listens on.
   OPENAI_BASE_URL, OPENAI_API_KEY
                       The model endpoint AI blocks call when a graph configures none.
 
@@ -75,6 +87,8 @@ export const serveOptions = (
       host: { type: "string" },
       data: { type: "string", short: "d" },
       allow: { type: "string", multiple: true },
+      auth: { type: "string" },
+      inline: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   })
@@ -100,15 +114,55 @@ export const serveOptions = (
     }
   }
   const databaseUrl = env.DATABASE_URL !== undefined && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined
+  const auth = authOptions(values.auth, env, databaseUrl, values.host ?? DEFAULT_HOST)
   return {
     help: false,
     options: {
       port,
       host: values.host ?? DEFAULT_HOST,
       dataDir,
-      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      auth,
+      // With Postgres, `weft worker` processes drive the runs (`--inline`: this process does).
+      ...(databaseUrl === undefined
+        ? {}
+        : { databaseUrl, queue: values.inline === true ? "inline" : "workers" }),
       ...(resources === undefined ? {} : { runs: { resources } }),
     },
+  }
+}
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value === "" ? undefined : value
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
+
+/** `--auth`, `WEFT_AUTH`, the secret and the public URL. */
+const authOptions = (
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  databaseUrl: string | undefined,
+  host: string,
+): AuthOptions => {
+  const mode = flag ?? nonEmpty(env.WEFT_AUTH) ?? "on"
+  const where = flag === undefined ? "WEFT_AUTH" : "--auth"
+  if (mode !== "on" && mode !== "off") throw new ServeUsageError(`${where} ${mode}: expected on or off`)
+  if (mode === "off") {
+    if (databaseUrl !== undefined) {
+      throw new ServeUsageError(
+        `${where} off is a development mode for PGlite: unset DATABASE_URL or keep sign-in on`,
+      )
+    }
+    if (!LOOPBACK.has(host)) {
+      throw new ServeUsageError(`${where} off only listens on a loopback address (got --host ${host})`)
+    }
+    return { mode: "off" }
+  }
+  const secret = nonEmpty(env.BETTER_AUTH_SECRET) ?? nonEmpty(env.WEFT_AUTH_SECRET)
+  const publicUrl = nonEmpty(env.WEFT_PUBLIC_URL)
+  return {
+    mode: "session",
+    ...(secret === undefined ? {} : { secret }),
+    ...(publicUrl === undefined ? {} : { publicUrl }),
   }
 }
 
@@ -134,6 +188,13 @@ export const serve = async (options: HostOptions, io: ServeIo): Promise<RunningH
   io.out(`Weft is running at ${host.url}`)
   io.out(`  API:      ${host.url}/api  (OpenAPI: ${host.url}/api/openapi.json)`)
   io.out(`  Database: ${describeDatabase(options)}`)
+  if (options.auth?.mode === "off") {
+    io.err(
+      'weft serve: WARNING: sign-in is off (--auth off): every request acts as the one user "local". For development on this machine only.',
+    )
+  } else {
+    io.out(`  Sign-in:  POST ${host.url}/api/auth/sign-up/email, then send the session cookie`)
+  }
   if (host.resumed.length > 0)
     io.out(`  Resumed ${host.resumed.length} unfinished run${host.resumed.length === 1 ? "" : "s"}`)
   return host

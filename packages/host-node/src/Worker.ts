@@ -1,0 +1,285 @@
+/**
+ * A `weft worker` process of the Postgres mode: takes `weft_run` jobs with graphile-worker's runner and
+ * drives their runs (`RunService.drive`), any number of such processes on any number of machines.
+ *
+ * Ownership is a lease, not graphile-worker's job lock:
+ * - Every worker has an id and writes `weft_workers.heartbeat_at` every `heartbeatInterval`.
+ * - A job records a lease (`run_leases (run_id, worker_id)`) and completes at once; the worker then drives the
+ *   run until it stops (finished, or paused for a review) and deletes the lease. No job stays locked.
+ * - Every `sweepInterval`, each live worker takes over the leases of workers whose heartbeat is older than
+ *   `staleAfter` (or whose row is gone) with one `UPDATE … RETURNING` over `FOR UPDATE SKIP LOCKED` rows, so
+ *   exactly one worker wins a given run, and resumes those runs from the store: finished node executions are
+ *   kept, unfinished ones run again. A slow worker that still heartbeats keeps its runs.
+ * - `close()` (SIGTERM/SIGINT) takes no new job, interrupts the runs without cancelling them, then deletes
+ *   its leases and re-enqueues their jobs in one transaction, so another worker resumes them at once.
+ *
+ * @since 0.1.0
+ */
+import { hostname } from "node:os"
+import { Cause, Context, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { type Runner, run as runGraphile } from "graphile-worker"
+import { GraphStore } from "./GraphStore.js"
+import * as Migrations from "./Migrations.js"
+import { addJob, migrate, TASK } from "./Queue.js"
+import { RunQueries } from "./RunQueries.js"
+import { RunService, type RunServiceOptions } from "./RunService.js"
+import { Sql } from "./Sql.js"
+
+/**
+ * How to start a worker.
+ *
+ * @category models
+ */
+export interface WorkerOptions {
+  /** The Postgres database of the host. */
+  readonly databaseUrl: string
+  /** At most this many runs driven at once by this worker (graphile-worker's `concurrentJobs` too). Default 10. */
+  readonly concurrency?: number
+  /** How often the heartbeat is written. Default 5 s. */
+  readonly heartbeatInterval?: Duration.Input
+  /** A worker whose heartbeat is older than this is dead: its runs are taken over. Default 30 s. */
+  readonly staleAfter?: Duration.Input
+  /** How often this worker looks for runs of dead workers. Default: the heartbeat interval. */
+  readonly sweepInterval?: Duration.Input
+  /** How often graphile-worker polls for jobs besides LISTEN. Default 2 s. */
+  readonly pollInterval?: Duration.Input
+  /** This worker's id. Default: `<hostname>-<pid>-<random>`. */
+  readonly id?: string
+  /** Blocks, resources and credentials of the executor. */
+  readonly runs?: RunServiceOptions
+}
+
+/**
+ * A running worker.
+ *
+ * @category models
+ */
+export interface RunningWorker {
+  readonly id: string
+  /** The runs this worker drives now. */
+  readonly held: () => ReadonlyArray<string>
+  /**
+   * Graceful shutdown: no new job, runs interrupted without cancelling them, leases released and jobs
+   * re-enqueued for another worker, then the database closed.
+   */
+  readonly close: () => Promise<void>
+}
+
+const seconds = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input)) / 1000
+
+const causeMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Starts a worker: migrations (Weft's and graphile-worker's), its heartbeat, the sweep, and the job runner.
+ *
+ * @category constructors
+ */
+export const startWorker = async (options: WorkerOptions): Promise<RunningWorker> => {
+  const id = options.id ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`
+  const concurrency = Math.max(1, options.concurrency ?? 10)
+  const heartbeatInterval = options.heartbeatInterval ?? Duration.seconds(5)
+  const staleSeconds = seconds(options.staleAfter ?? Duration.seconds(30))
+  const sweepInterval = options.sweepInterval ?? heartbeatInterval
+  const pollMillis = Duration.toMillis(Duration.fromInputUnsafe(options.pollInterval ?? Duration.seconds(2)))
+
+  // Three scopes, closed in reverse: the database; the run service (executor); the loops and drivers.
+  const dbScope = Effect.runSync(Scope.make())
+  const runScope = Effect.runSync(Scope.make())
+  const loopScope = Effect.runSync(Scope.make())
+  const closeAll = () =>
+    Effect.runPromise(
+      Effect.andThen(
+        Effect.andThen(Scope.close(loopScope, Exit.void), Scope.close(runScope, Exit.void)),
+        Scope.close(dbScope, Exit.void),
+      ),
+    )
+
+  const started = await Effect.runPromiseExit(
+    Effect.gen(function* () {
+      const dbContext = yield* Layer.buildWithScope(
+        Layer.provideMerge(
+          Migrations.layer,
+          Sql.layerPostgres(options.databaseUrl, { applicationName: "weft-worker" }),
+        ),
+        dbScope,
+      )
+      yield* migrate(options.databaseUrl)
+      const stores = Layer.mergeAll(GraphStore.layer, RunQueries.layer)
+      const runContext = yield* Layer.buildWithScope(
+        RunService.layer(options.runs ?? {}).pipe(
+          Layer.provide(stores),
+          Layer.provide(Layer.succeedContext(dbContext)),
+        ),
+        runScope,
+      )
+      return { sql: Context.get(dbContext, Sql), runs: Context.get(runContext, RunService) }
+    }),
+  )
+  if (Exit.isFailure(started)) {
+    await closeAll()
+    throw new Error(`The worker did not start: ${causeMessage(started.cause)}`)
+  }
+  const { sql, runs } = started.value
+  const sqlRun = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
+
+  /** Runs this worker drives now (their drivers are forked into `loopScope`). */
+  const held = new Set<string>()
+  let stopping = false
+
+  const heartbeat = sql.query(
+    `INSERT INTO weft_workers (id, hostname, pid) VALUES ($1, $2, $3)
+     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+    [id, hostname(), process.pid],
+  )
+  await sqlRun(heartbeat)
+
+  const release = (runId: string) =>
+    sql.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id])
+
+  /** Drives a run whose lease this worker holds; releases the lease when the run stops. */
+  const hold = (runId: string) => {
+    if (held.has(runId) || stopping) return
+    const driver = runs.drive(runId).pipe(
+      Effect.matchCauseEffect({
+        onSuccess: () => release(runId),
+        onFailure: (cause) =>
+          Cause.hasInterruptsOnly(cause)
+            ? Effect.void
+            : Effect.andThen(
+                Effect.logWarning(`worker ${id}: run ${runId} failed to drive: ${causeMessage(cause)}`),
+                // Hand it back, to be tried again shortly (by any worker).
+                sql.transaction((tx) =>
+                  Effect.andThen(
+                    tx.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id]),
+                    addJob(tx, runId, 2000),
+                  ),
+                ),
+              ),
+      }),
+      Effect.catchCause((cause) =>
+        Effect.logWarning(`worker ${id}: lease of ${runId}: ${causeMessage(cause)}`),
+      ),
+      Effect.ensuring(Effect.sync(() => held.delete(runId))),
+    )
+    held.add(runId)
+    Effect.runFork(Effect.forkIn(driver, loopScope))
+  }
+
+  /** Takes the lease of a run for this job: free, already ours, or held by a dead worker. */
+  const takeLease = (runId: string) =>
+    sql.query<{ run_id: string }>(
+      `INSERT INTO run_leases (run_id, worker_id) VALUES ($1, $2)
+       ON CONFLICT (run_id) DO UPDATE SET worker_id = EXCLUDED.worker_id, acquired_at = now()
+       WHERE run_leases.worker_id = EXCLUDED.worker_id OR NOT EXISTS (
+         SELECT 1 FROM weft_workers w
+         WHERE w.id = run_leases.worker_id AND w.heartbeat_at >= now() - make_interval(secs => $3::float8))
+       RETURNING run_id`,
+      [runId, id, staleSeconds],
+    )
+
+  /** Takes over the runs of dead workers, at most as many as this worker has room for. */
+  const sweep = Effect.gen(function* () {
+    const room = concurrency - held.size
+    if (stopping || room <= 0) return
+    const taken = yield* sql.query<{ run_id: string }>(
+      `UPDATE run_leases l SET worker_id = $1, acquired_at = now()
+       FROM (
+         SELECT s.run_id FROM run_leases s LEFT JOIN weft_workers w ON w.id = s.worker_id
+         WHERE s.worker_id <> $1
+           AND (w.id IS NULL OR w.heartbeat_at < now() - make_interval(secs => $2::float8))
+         ORDER BY s.acquired_at
+         LIMIT $3
+         FOR UPDATE OF s SKIP LOCKED
+       ) dead
+       WHERE l.run_id = dead.run_id
+       RETURNING l.run_id`,
+      [id, staleSeconds, room],
+    )
+    for (const row of taken) {
+      yield* Effect.logInfo(`worker ${id}: took over run ${row.run_id}`)
+      hold(row.run_id)
+    }
+  })
+
+  const loop = (effect: Effect.Effect<unknown, unknown>, every: Duration.Input) =>
+    Effect.runSync(
+      Effect.forkIn(
+        effect.pipe(
+          Effect.catchCause((cause) => Effect.logWarning(`worker ${id}: ${causeMessage(cause)}`)),
+          Effect.repeat(Schedule.spaced(every)),
+        ),
+        loopScope,
+      ),
+    )
+  loop(heartbeat, heartbeatInterval)
+  loop(sweep, sweepInterval)
+
+  const handBack = (runId: string, delayMs: number) => sql.transaction((tx) => addJob(tx, runId, delayMs))
+
+  let runner: Runner
+  try {
+    runner = await runGraphile({
+      preset: {
+        worker: {
+          connectionString: options.databaseUrl,
+          concurrentJobs: concurrency,
+          pollInterval: pollMillis,
+        },
+      },
+      noHandleSignals: true,
+      taskList: {
+        [TASK]: async (payload) => {
+          const runId = (payload as { readonly runId?: unknown } | null)?.runId
+          if (typeof runId !== "string") return
+          // Stopping, or full: the job goes back to the queue (a new job with the same key).
+          if (stopping) return sqlRun(handBack(runId, 0))
+          if (held.size >= concurrency) return sqlRun(handBack(runId, 1000))
+          const took = await sqlRun(takeLease(runId))
+          // Another live worker drives it: this job is a duplicate.
+          if (took.length > 0) hold(runId)
+        },
+      },
+    })
+  } catch (error) {
+    await closeAll()
+    throw error
+  }
+
+  let closing: Promise<void> | undefined
+  const close = async () => {
+    stopping = true
+    // No new job; the jobs in flight end at once (they only take leases).
+    await runner.stop()
+    // Interrupt the drivers and the loops, then the executor: its runs stop without being cancelled.
+    await Effect.runPromise(Scope.close(loopScope, Exit.void))
+    await Effect.runPromise(Scope.close(runScope, Exit.void))
+    // Nothing of this worker writes any more: hand its runs to the others.
+    await sqlRun(
+      sql.transaction((tx) =>
+        Effect.gen(function* () {
+          const released = yield* tx.query<{ run_id: string }>(
+            "DELETE FROM run_leases WHERE worker_id = $1 RETURNING run_id",
+            [id],
+          )
+          for (const row of released) yield* addJob(tx, row.run_id)
+          yield* tx.query("DELETE FROM weft_workers WHERE id = $1", [id])
+        }),
+      ),
+    ).catch((error: unknown) => {
+      process.stderr.write(`worker ${id}: releasing leases failed: ${String(error)}\n`)
+    })
+    await Effect.runPromise(Scope.close(dbScope, Exit.void))
+  }
+
+  return {
+    id,
+    held: () => [...held.keys()],
+    close: () => {
+      closing ??= close()
+      return closing
+    },
+  }
+}
