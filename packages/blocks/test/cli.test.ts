@@ -516,7 +516,7 @@ describe("weft run on the AutoGPT corpus", () => {
   )
 
   it("runs the corpus agent whose blocks all exist (AI Function) to COMPLETED, its LLM on a loopback server", async () => {
-    if (!existsSync(aiFunction)) return // the corpus lives beside the repository, in ../shared
+    expect(existsSync(aiFunction), "the corpus lives beside the repository, in ../shared").toBe(true)
     const server = await startOpenAIServer({ handler: () => "[1, 1, 2, 3, 5]" })
     try {
       const result = await weftAsync(

@@ -43,7 +43,7 @@ describe("core block conformance", () => {
     })
 
     it("its AutoGPT aliases are real AutoGPT block ids", () => {
-      if (!existsSync(blockIdsFile)) return
+      expect(existsSync(blockIdsFile), blockIdsFile).toBe(true)
       const known = JSON.parse(readFileSync(blockIdsFile, "utf8")) as Record<string, unknown>
       for (const alias of block.aliases ?? []) expect(Object.hasOwn(known, alias), alias).toBe(true)
     })

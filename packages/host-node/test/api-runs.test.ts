@@ -3,7 +3,7 @@
  * parallel starts; reconnecting with Last-Event-ID; stop; reviews; and the AutoGPT corpus agent whose AI
  * block answers from a loopback OpenAI-compatible server.
  */
-import { existsSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { LlmConfig, SafeHttpClient } from "@weft/blocks"
 import type { RunEvent } from "@weft/engine"
@@ -296,35 +296,32 @@ describe("runs", () => {
     expect((await api.get<RunView>(`/api/runs/${id}`)).body.outputs).toEqual({ rejected: [1] })
   })
 
-  it.runIf(existsSync(corpusAgent))(
-    "runs the AutoGPT corpus agent (AI Function) to COMPLETED, its LLM on a loopback server",
-    async () => {
-      const before = llm.requests.length
-      const graphId = await createGraph(JSON.parse(readFileSync(corpusAgent, "utf8")))
-      // The model answers once the subscriber is connected, so that it sees the tokens live.
-      let subscribed = () => {}
-      const connected = new Promise<void>((resolve) => {
-        subscribed = resolve
-      })
-      llm.setHandler(async () => {
-        await connected
-        return "[1, 1, 2, 3, 5]"
-      })
-      const { id } = await startRun(graphId, { inputs: { Arguments: "5" } })
-      const sse = await readSse(eventsUrl(id), { onFrame: (frame) => frame.id !== undefined && subscribed() })
-      const ids = seqs(sse.frames)
-      expect(ids).toEqual(ids.map((_, i) => i + 1))
-      expect(lastEvent(sse.frames)).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
-      // The model's tokens arrive live as progress events, which have no id (they are not stored).
-      const progress = eventFrames(sse.frames).filter((f) => f.event === "NodeProgress")
-      expect(progress.length).toBeGreaterThan(0)
-      expect(progress.every((f) => f.id === undefined)).toBe(true)
-      const run = await api.get<RunView>(`/api/runs/${id}`)
-      expect(run.body.outputs).toEqual({ return: ["[1, 1, 2, 3, 5]"] })
-      expect(llm.requests.length).toBe(before + 1)
-      expect(JSON.stringify(llm.requests.at(-1)?.body)).toContain("5")
-    },
-  )
+  it("runs the AutoGPT corpus agent (AI Function) to COMPLETED, its LLM on a loopback server", async () => {
+    const before = llm.requests.length
+    const graphId = await createGraph(JSON.parse(readFileSync(corpusAgent, "utf8")))
+    // The model answers once the subscriber is connected, so that it sees the tokens live.
+    let subscribed = () => {}
+    const connected = new Promise<void>((resolve) => {
+      subscribed = resolve
+    })
+    llm.setHandler(async () => {
+      await connected
+      return "[1, 1, 2, 3, 5]"
+    })
+    const { id } = await startRun(graphId, { inputs: { Arguments: "5" } })
+    const sse = await readSse(eventsUrl(id), { onFrame: (frame) => frame.id !== undefined && subscribed() })
+    const ids = seqs(sse.frames)
+    expect(ids).toEqual(ids.map((_, i) => i + 1))
+    expect(lastEvent(sse.frames)).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
+    // The model's tokens arrive live as progress events, which have no id (they are not stored).
+    const progress = eventFrames(sse.frames).filter((f) => f.event === "NodeProgress")
+    expect(progress.length).toBeGreaterThan(0)
+    expect(progress.every((f) => f.id === undefined)).toBe(true)
+    const run = await api.get<RunView>(`/api/runs/${id}`)
+    expect(run.body.outputs).toEqual({ return: ["[1, 1, 2, 3, 5]"] })
+    expect(llm.requests.length).toBe(before + 1)
+    expect(JSON.stringify(llm.requests.at(-1)?.body)).toContain("5")
+  })
 
   it("answers 404 for a run that does not exist, on every run route", async () => {
     expect((await api.get("/api/runs/nope")).status).toBe(404)
