@@ -1,5 +1,5 @@
 import {
-  Block,
+  type Block,
   BlockRegistry,
   Executor,
   type Graph,
@@ -8,53 +8,9 @@ import {
   RunStore,
   runGraph,
 } from "@weft/engine"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
-import { coreBlocks } from "../src/index.js"
-
-/** Graph inputs and outputs, so that these tests do not depend on the io blocks. */
-const testIo = Block.set("test-io", [
-  Block.make({
-    id: "test/input",
-    title: "Input",
-    description: "A graph input.",
-    categories: ["io"],
-    kind: "input",
-    input: Schema.Struct({ name: Schema.String, value: Schema.optional(Schema.Unknown) }),
-    output: Schema.Struct({ result: Schema.Unknown }),
-    run: ({ value }) => ({ result: value }),
-  }),
-  Block.make({
-    id: "test/output",
-    title: "Output",
-    description: "A graph output.",
-    categories: ["io"],
-    kind: "output",
-    input: Schema.Struct({ name: Schema.String, value: Schema.Unknown }),
-    output: Schema.Struct({ output: Schema.Unknown }),
-    run: ({ value }) => ({ output: value }),
-  }),
-])
-const blocks = [coreBlocks, testIo]
-
-type NodeSpec = readonly [id: string, blockId: string, inputDefault?: Record<string, unknown>]
-
-const graph = (nodes: ReadonlyArray<NodeSpec>, links: ReadonlyArray<string>, id = "g"): Graph => ({
-  id,
-  version: 1,
-  name: id,
-  nodes: nodes.map(([id, blockId, inputDefault]) => ({
-    id,
-    blockId,
-    ...(inputDefault ? { inputDefault } : {}),
-  })),
-  links: links.map((link) => {
-    const [from = "", to = ""] = link.split("->").map((s) => s.trim())
-    const [sourceId = "", ...source] = from.split(".")
-    const [sinkId = "", ...sink] = to.split(".")
-    return { sourceId, sourceName: source.join("."), sinkId, sinkName: sink.join(".") }
-  }),
-})
+import { blocks, graph } from "./support/graphs.js"
 
 const AGENT = "e189baac-8c20-45a1-94a7-55177ea42565"
 const REVIEW = "8b2a7b3c-6e9d-4a5f-8c1b-2e3f4a5b6c7d"

@@ -1,52 +1,7 @@
-import { Block, type Graph, runGraph } from "@weft/engine"
-import { Schema } from "effect"
+import { runGraph } from "@weft/engine"
 import { describe, expect, it } from "vitest"
-import { coreBlocks } from "../src/index.js"
 import { addDays, isoFormat, strftime, wallTime } from "../src/internal/logic-time.js"
-
-/** Graph inputs and outputs, so that these tests do not depend on the io blocks. */
-const testIo = Block.set("test-io", [
-  Block.make({
-    id: "test/input",
-    title: "Input",
-    description: "A graph input.",
-    categories: ["io"],
-    kind: "input",
-    input: Schema.Struct({ name: Schema.String, value: Schema.optional(Schema.Unknown) }),
-    output: Schema.Struct({ result: Schema.Unknown }),
-    run: ({ value }) => ({ result: value }),
-  }),
-  Block.make({
-    id: "test/output",
-    title: "Output",
-    description: "A graph output.",
-    categories: ["io"],
-    kind: "output",
-    input: Schema.Struct({ name: Schema.String, value: Schema.Unknown }),
-    output: Schema.Struct({ output: Schema.Unknown }),
-    run: ({ value }) => ({ output: value }),
-  }),
-])
-const blocks = [coreBlocks, testIo]
-
-type NodeSpec = readonly [id: string, blockId: string, inputDefault?: Record<string, unknown>]
-
-const graph = (nodes: ReadonlyArray<NodeSpec>, links: ReadonlyArray<string>): Graph => ({
-  id: "g",
-  version: 1,
-  name: "g",
-  nodes: nodes.map(([id, blockId, inputDefault]) => ({
-    id,
-    blockId,
-    ...(inputDefault ? { inputDefault } : {}),
-  })),
-  links: links.map((link) => {
-    const [from = "", to = ""] = link.split("->").map((s) => s.trim())
-    const [sourceId = "", ...source] = from.split(".")
-    const [sinkId = "", ...sink] = to.split(".")
-    return { sourceId, sourceName: source.join("."), sinkId, sinkName: sink.join(".") }
-  }),
-})
+import { blocks, graph } from "./support/graphs.js"
 
 /** A block fed by a trigger, with its pin `pin` and `error` collected. */
 const clock = (blockId: string, pin: string, defaults: Record<string, unknown>) =>

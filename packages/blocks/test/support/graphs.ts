@@ -7,7 +7,7 @@ import { Schema } from "effect"
 import { coreBlocks } from "../../src/index.js"
 
 /** Graph inputs and outputs, so that these tests do not depend on the io blocks. */
-const testIo = Block.set("test-io", [
+export const testIo = Block.set("test-io", [
   Block.make({
     id: "test/input",
     title: "Input",
@@ -33,10 +33,10 @@ export const blocks = [coreBlocks, testIo]
 
 export type NodeSpec = readonly [id: string, blockId: string, inputDefault?: Record<string, unknown>]
 
-export const graph = (nodes: ReadonlyArray<NodeSpec>, links: ReadonlyArray<string>): Graph => ({
-  id: "g",
+export const graph = (nodes: ReadonlyArray<NodeSpec>, links: ReadonlyArray<string>, id = "g"): Graph => ({
+  id,
   version: 1,
-  name: "g",
+  name: id,
   nodes: nodes.map(([id, blockId, inputDefault]) => ({
     id,
     blockId,
