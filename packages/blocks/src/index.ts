@@ -16,5 +16,6 @@ export const coreBlocks: Block.BlockSet = Block.set("weft-core", allBlocks)
 
 export * from "./ai/index.js"
 export * from "./autogpt/index.js"
+export { runAsProgram } from "./cli/program.js"
 export * from "./http/index.js"
 export { renderTemplate, TemplateError } from "./templates/index.js"

@@ -5,8 +5,7 @@
  *
  * @since 0.1.0
  */
-import { realpathSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { runAsProgram } from "@weft/blocks"
 
 const HELP = `Usage: weft <command> [options]
 
@@ -79,29 +78,4 @@ export const main = async (
   }
 }
 
-/** Whether this file is the program node started (not a module imported by another). */
-const isEntry = (): boolean => {
-  const script = process.argv[1]
-  if (script === undefined) return false
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false
-  }
-}
-
-if (isEntry()) {
-  // Started by `pnpm weft …`, which runs in the repository root: resolve file names where the user typed them.
-  const initCwd = process.env.INIT_CWD
-  if (process.env.npm_lifecycle_event === "weft" && initCwd !== undefined && initCwd !== "") {
-    try {
-      process.chdir(initCwd)
-    } catch {
-      // Stay in the current directory.
-    }
-  }
-  const code = await main(process.argv.slice(2))
-  process.exitCode = code
-  // Do not wait for idle sockets or timers left behind.
-  setTimeout(() => process.exit(code), 500).unref()
-}
+await runAsProgram(import.meta.url, main)
