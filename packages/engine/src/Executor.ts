@@ -123,8 +123,18 @@ export interface ExecutorShape {
     executionId: string,
     decision: ReviewDecision,
   ) => Effect.Effect<RunHandle, RunNotFound | ReviewNotPending | GraphInvalid | StoreError>
-  /** Cancels a run that is live in this process (W4). */
-  readonly cancel: (runId: string) => Effect.Effect<void>
+  /**
+   * Cancels a run (W4). A run live in this process is interrupted: its blocks see their abort signal and
+   * everything unfinished becomes TERMINATED. A stored run that is unfinished but not live (paused in
+   * REVIEW, or left by a stopped process) is terminated in the store, its unfinished sub-graph runs too.
+   * A run driven by another process must be cancelled there: the store refuses the second writer.
+   */
+  readonly cancel: (runId: string) => Effect.Effect<void, StoreError>
+  /**
+   * Stops driving a run in this process without cancelling it: it stays unfinished in the store, to be
+   * resumed by this or another process (a worker that lost its lease). Does nothing for a run not live here.
+   */
+  readonly release: (runId: string) => Effect.Effect<void>
   /** Persisted events with `seq > afterSeq`, then live events until the run stops (W6). */
   readonly events: (runId: string, afterSeq?: number) => Stream.Stream<RunEvent, StoreError>
 }
@@ -259,7 +269,7 @@ const makeExecutor = (config: ExecutorConfig) =>
       runId: live.runId,
       events: events(live.runId, 0),
       await: Deferred.await(live.done),
-      cancel: cancel(live.runId),
+      cancel: interrupt(live.runId, true),
     })
 
     /** Forks the driver of a run into the executor's scope. */
@@ -390,13 +400,38 @@ const makeExecutor = (config: ExecutorConfig) =>
         return yield* launch(machine, restart, { cancelled: false })
       })
 
-    const cancel: ExecutorShape["cancel"] = (runId) =>
-      Effect.suspend(() => {
+    /** Terminates a stored run that no driver holds, then its unfinished sub-graph runs (R15). */
+    const terminateStored = (runId: string): Effect.Effect<void, StoreError> =>
+      Effect.gen(function* () {
+        const loaded = yield* Effect.result(restoreFromStore(runId))
+        if (loaded._tag === "Failure") {
+          if (loaded.failure._tag === "StoreError") return yield* Effect.fail(loaded.failure)
+          return
+        }
+        const { machine, snapshot } = loaded.success
+        if (isFinal(snapshot.run.status)) return
+        machine.restore(snapshot, false)
+        machine.now = yield* Clock.currentTimeMillis
+        machine.terminate()
+        yield* store.commit(runId, machine.takeBatch().batch)
+        const children = (yield* store.unfinished()).filter((run) => run.parentRunId === runId)
+        for (const child of children) yield* terminateStored(child.id)
+      })
+
+    /** Interrupts the driver of a run live in this process: a cancellation (W4), or a release. */
+    function interrupt(runId: string, cancelled: boolean): Effect.Effect<void> {
+      return Effect.suspend(() => {
         const live = lives.get(runId)
         if (live === undefined || live.fiber === undefined) return Effect.void
-        live.token.cancelled = true
+        if (cancelled) live.token.cancelled = true
         return Effect.asVoid(Fiber.interrupt(live.fiber))
       })
+    }
+
+    const cancel: ExecutorShape["cancel"] = (runId) =>
+      Effect.suspend(() => (lives.has(runId) ? interrupt(runId, true) : terminateStored(runId)))
+
+    const release: ExecutorShape["release"] = (runId) => interrupt(runId, false)
 
     /** Runs a child graph inline in the calling block's fiber, so that interrupting the parent interrupts it (R15). */
     const runChild = (request: ChildRequest): Effect.Effect<RunResult, Error> =>
@@ -509,6 +544,7 @@ const makeExecutor = (config: ExecutorConfig) =>
       resume,
       review,
       cancel,
+      release,
       events,
     } satisfies ExecutorShape
   })

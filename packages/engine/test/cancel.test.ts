@@ -1,6 +1,6 @@
 import { Deferred, Effect, Fiber, Schema, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import { Block, Executor, runGraph } from "../src/index.js"
+import { Block, Executor, makeMemory, runGraph } from "../src/index.js"
 import { countStatus, graph, harness } from "./support.js"
 
 const started: Array<string> = []
@@ -100,5 +100,54 @@ describe("cancellation", () => {
     const snapshot = await Effect.runPromise(h.store.load(runId))
     expect(snapshot.run.status).toBe("RUNNING")
     expect(snapshot.executions.map((e) => e.status)).toEqual(["RUNNING"])
+  })
+
+  it("W4: cancel of a run left RUNNING by a stopped process terminates it in the store", async () => {
+    const store = makeMemory()
+    const g = graph([["a", "t/forever", { label: "left" }]])
+    const first = harness({ extra: [Forever], store })
+    const runId = await first.run(
+      Effect.gen(function* () {
+        const executor = yield* Executor
+        const handle = yield* executor.start(g)
+        yield* Stream.runForEach(
+          Stream.takeUntil(handle.events, (e) => e.type === "NodeStatus" && e.status === "RUNNING"),
+          () => Effect.void,
+        )
+        return handle.runId
+      }),
+    )
+    expect((await Effect.runPromise(store.load(runId))).run.status).toBe("RUNNING")
+    // Another executor on the same store (the next process) cancels it without driving it.
+    started.length = 0
+    await harness({ extra: [Forever], store }).run(
+      Effect.flatMap(Executor, (executor) => executor.cancel(runId)),
+    )
+    const snapshot = await Effect.runPromise(store.load(runId))
+    expect(snapshot.run.status).toBe("TERMINATED")
+    expect(snapshot.executions.map((e) => e.status)).toEqual(["TERMINATED"])
+    expect(started).toEqual([])
+  })
+
+  it("W4: release stops driving a live run without cancelling it; a resume finishes it", async () => {
+    const g = graph([["a", "t/forever", { label: "released" }]])
+    const h = harness({ extra: [Forever] })
+    const { status, aborts } = await h.run(
+      Effect.gen(function* () {
+        const executor = yield* Executor
+        aborted.length = 0
+        const handle = yield* executor.start(g)
+        yield* Stream.runForEach(
+          Stream.takeUntil(handle.events, (e) => e.type === "NodeStatus" && e.status === "RUNNING"),
+          () => Effect.void,
+        )
+        yield* executor.release(handle.runId)
+        const snapshot = yield* h.store.load(handle.runId)
+        return { status: snapshot.run.status, aborts: [...aborted] }
+      }),
+    )
+    expect(status).toBe("RUNNING")
+    // The block's fiber was interrupted (it saw its signal), but nothing was recorded as TERMINATED.
+    expect(aborts).toEqual(["released"])
   })
 })

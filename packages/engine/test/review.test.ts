@@ -81,6 +81,39 @@ describe("human review", () => {
     expect(pending?.review).toEqual({ payload: "hello" })
   })
 
+  it("R16 W4: cancelling a run paused in REVIEW terminates it in the store; a later decision is refused", async () => {
+    const h = harness({ extra: [HumanReview] })
+    const { runId, pendingId, tail } = await h.run(
+      Effect.gen(function* () {
+        const executor = yield* Executor
+        const handle = yield* executor.start(reviewGraph, { inputs: { draft: "hello" } })
+        const paused = yield* handle.await
+        const snapshot = yield* h.store.load(paused.runId)
+        const pendingId = snapshot.executions.find((e) => e.nodeId === "review")?.id ?? ""
+        const lastSeq = snapshot.run.lastSeq
+        yield* executor.cancel(paused.runId)
+        // A second cancel of a finished run changes nothing.
+        yield* executor.cancel(paused.runId)
+        const tail = yield* Stream.runCollect(executor.events(paused.runId, lastSeq))
+        return { runId: paused.runId, pendingId, tail }
+      }),
+    )
+    const snapshot = await Effect.runPromise(h.store.load(runId))
+    expect(snapshot.run.status).toBe("TERMINATED")
+    expect(snapshot.executions.find((e) => e.id === pendingId)?.status).toBe("TERMINATED")
+    expect(tail.map((e) => (e.type === "RunStatus" || e.type === "NodeStatus" ? e.status : e.type))).toEqual([
+      "TERMINATED",
+      "TERMINATED",
+    ])
+    expect(tail.at(-1)).toMatchObject({ type: "RunStatus", status: "TERMINATED" })
+    const refused = await h.run(
+      Effect.flip(
+        Effect.flatMap(Executor, (executor) => executor.review(runId, pendingId, { approved: true })),
+      ),
+    )
+    expect(refused).toBeInstanceOf(ReviewNotPending)
+  })
+
   it("R16: approving with edited data resumes the run; the node emits approved_data and review_message", async () => {
     const h = harness({ extra: [HumanReview] })
     const out = await h.run(

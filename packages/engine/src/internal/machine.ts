@@ -630,9 +630,10 @@ export class RunMachine {
 
   /**
    * Rebuilds a run from the store (W7). Finished executions stay finished; executions that were running
-   * are returned to be run again, and their recorded outputs are not routed twice.
+   * are returned to be run again, and their recorded outputs are not routed twice. With `resuming: false`
+   * the state is only rebuilt (to be terminated): no status changes and no new attempts.
    */
-  restore(snapshot: RunSnapshot): Array<ExecState> {
+  restore(snapshot: RunSnapshot, resuming = true): Array<ExecState> {
     const restart: Array<ExecState> = []
     for (const record of snapshot.executions) {
       const plan = this.plan.byId.get(record.nodeId)
@@ -682,6 +683,7 @@ export class RunMachine {
           this.info(route.sink).setStatic(route.sinkName, value)
       }
     }
+    if (!resuming) return []
     if (this.status !== "RUNNING") this.setRunStatus("RUNNING")
     for (const exec of restart) {
       this.running++
