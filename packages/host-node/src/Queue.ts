@@ -2,9 +2,10 @@
  * The run queue of the Postgres mode: a started run becomes a graphile-worker job (`weft_run` with
  * `{ runId }`, job key = the run id, so a run has at most one job), which a `weft worker` process takes.
  *
- * The HTTP process only records the claimed run's inputs and enqueues; the worker records the run with the
- * executor and drives it (`RunService.drive`). Jobs are added with graphile-worker's own `add_job` SQL
- * function, on the host's connection, in one transaction with the inputs.
+ * The HTTP process only claims the run (with its inputs) and enqueues its job in the claim's transaction, so
+ * a claimed run always has a job; the worker records the run with the executor and drives it
+ * (`RunService.drive`). Jobs are added with graphile-worker's own `add_job` SQL function, on the host's
+ * connection.
  *
  * @since 0.1.0
  */
@@ -60,11 +61,13 @@ export const migrate = (connectionString: string): Effect.Effect<void, QueueMigr
  * @category models
  */
 export interface RunQueueShape {
-  /** Records a claimed run's decoded inputs and enqueues its job, in one transaction. */
-  readonly enqueue: (
-    runId: string,
-    inputs: Readonly<Record<string, unknown>>,
-  ) => Effect.Effect<void, SqlError>
+  /** Enqueues the job of a run just claimed, inside the claim's transaction (its inputs are in the claim). */
+  readonly enqueue: (tx: SqlTx, runId: string) => Effect.Effect<void, SqlError>
+  /**
+   * Adds a job for a run that may have no driver (a request waits for it: a stop, a review decision), so a
+   * worker takes it up. A worker that already drives the run ignores the duplicate.
+   */
+  readonly nudge: (runId: string) => Effect.Effect<void, SqlError>
 }
 
 /**
@@ -85,16 +88,8 @@ export class RunQueue extends Context.Service<RunQueue, RunQueueShape>()("@weft/
         yield* migrate(connectionString)
         const sql = yield* Sql
         return {
-          enqueue: (runId, inputs) =>
-            sql.transaction((tx) =>
-              Effect.andThen(
-                tx.query("UPDATE runs SET inputs = $2::jsonb WHERE id = $1 AND graph IS NULL", [
-                  runId,
-                  Sql.json(inputs),
-                ]),
-                addJob(tx, runId),
-              ),
-            ),
+          enqueue: (tx, runId) => addJob(tx, runId),
+          nudge: (runId) => sql.transaction((tx) => addJob(tx, runId)),
         } satisfies RunQueueShape
       }),
     )

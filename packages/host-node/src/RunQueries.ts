@@ -26,7 +26,7 @@ import {
   toExecutionRecord,
   toOutputRecord,
 } from "./internal/sql-rows.js"
-import { Sql, type SqlError } from "./Sql.js"
+import { Sql, type SqlError, type SqlTx } from "./Sql.js"
 
 /**
  * What `claim` is asked for.
@@ -40,6 +40,8 @@ export interface ClaimRequest {
   readonly graphVersion: number
   /** Claims with the same owner and key give the same run, however many arrive at once. */
   readonly idempotencyKey?: string
+  /** The run's decoded inputs, kept from the claim on so that an unstarted run can always be started. */
+  readonly inputs?: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -131,9 +133,17 @@ export class RunConflict extends Data.TaggedError("RunConflict")<{ readonly runI
 export interface RunQueriesShape {
   /**
    * Records a new QUEUED run of `owner` (no graph yet: the executor's first commit adds it). With an
-   * idempotency key, concurrent and repeated claims of one owner and key give one run.
+   * idempotency key, concurrent and repeated claims of one owner and key give one run. `andThen` runs in the
+   * claim's transaction when a new run is claimed (the Postgres mode enqueues its job there, so a claimed
+   * run always has a job).
    */
-  readonly claim: (owner: string, request: ClaimRequest) => Effect.Effect<Claim, RunConflict | SqlError>
+  readonly claim: (
+    owner: string,
+    request: ClaimRequest,
+    andThen?: (tx: SqlTx, runId: string) => Effect.Effect<void, SqlError>,
+  ) => Effect.Effect<Claim, RunConflict | SqlError>
+  /** Claimed top-level runs that no executor has recorded yet (a process stopped between claim and start). */
+  readonly unstarted: Effect.Effect<ReadonlyArray<string>, SqlError>
   /** The owner's runs, newest first. */
   readonly list: (owner: string, options?: ListOptions) => Effect.Effect<ReadonlyArray<RunSummary>, SqlError>
   readonly get: (owner: string, runId: string) => Effect.Effect<RunView, RunNotFound | SqlError>
@@ -164,7 +174,7 @@ const toSummary = (row: RunRow): RunSummary => ({
 const make = Effect.gen(function* () {
   const sql = yield* Sql
 
-  const claim: RunQueriesShape["claim"] = (owner, request) =>
+  const claim: RunQueriesShape["claim"] = (owner, request, andThen) =>
     sql.transaction((tx) =>
       Effect.gen(function* () {
         const key = request.idempotencyKey
@@ -186,14 +196,30 @@ const make = Effect.gen(function* () {
           }
         }
         const created = yield* tx.query(
-          `INSERT INTO runs (id, owner_id, graph_id, graph_version, status) VALUES ($1, $2, $3, $4, 'QUEUED')
+          `INSERT INTO runs (id, owner_id, graph_id, graph_version, status, inputs)
+           VALUES ($1, $2, $3, $4, 'QUEUED', $5::jsonb)
            ON CONFLICT (id) DO NOTHING RETURNING id`,
-          [request.runId, owner, request.graphId, request.graphVersion],
+          [
+            request.runId,
+            owner,
+            request.graphId,
+            request.graphVersion,
+            request.inputs === undefined ? null : Sql.json(request.inputs),
+          ],
         )
         if (created.length === 0) return yield* new RunConflict({ runId: request.runId })
+        if (andThen !== undefined) yield* andThen(tx, request.runId)
         return { runId: request.runId, existing: false }
       }),
     )
+
+  const unstarted: RunQueriesShape["unstarted"] = Effect.map(
+    sql.query<{ id: string }>(
+      `SELECT id FROM runs WHERE graph IS NULL AND status = 'QUEUED' AND parent_run_id IS NULL
+       ORDER BY created_at`,
+    ),
+    (rows) => rows.map((row) => row.id),
+  )
 
   const list: RunQueriesShape["list"] = (owner, options = {}) =>
     Effect.map(
@@ -264,7 +290,7 @@ const make = Effect.gen(function* () {
       return owner
     })
 
-  return { claim, list, get, nodeOutputs, owns, ownerOf } satisfies RunQueriesShape
+  return { claim, unstarted, list, get, nodeOutputs, owns, ownerOf } satisfies RunQueriesShape
 })
 
 /**

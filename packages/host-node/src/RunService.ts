@@ -25,7 +25,7 @@ import {
   graphIO,
   isFinal,
   isPersisted,
-  type ReviewNotPending,
+  ReviewNotPending,
   type RunEvent,
   type RunHandle,
   type RunInputInvalid,
@@ -35,12 +35,13 @@ import {
   type Status,
   StoreError,
 } from "@weft/engine"
-import { Context, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
 import { type GraphRef, GraphStore } from "./GraphStore.js"
 import { PgRunStore } from "./PgRunStore.js"
 import { RunQueue } from "./Queue.js"
+import * as RunControl from "./RunControl.js"
 import { RunQueries } from "./RunQueries.js"
-import { SqlError } from "./Sql.js"
+import { Sql, SqlError } from "./Sql.js"
 
 /**
  * Whose run the executor is driving, and which stored graph version it runs: sub-graphs (R15) are loaded
@@ -67,8 +68,22 @@ export interface RunServiceOptions {
   readonly credentials?: CredentialResolver
   /** Per-run limit on concurrent node executions. */
   readonly maxConcurrency?: number
-  /** How often a follower re-reads the store when it hears nothing (default 2 s). */
+  /** How often a follower re-reads the store when it hears nothing, and how often the runs driven here look
+   * for requests (stop, review) whose notice was missed (default 2 s). */
   readonly pollInterval?: Duration.Input
+  /** How long a stop or review of a run driven by another process waits for it to take effect (default 10 s). */
+  readonly requestWait?: Duration.Input
+}
+
+/**
+ * What a stop or a review answers: the run's status afterwards, and `pending` when the request is recorded
+ * but has not taken effect within the wait (no worker has taken the run up yet); it takes effect later.
+ *
+ * @category models
+ */
+export interface RequestOutcome {
+  readonly status: Status
+  readonly pending: boolean
 }
 
 /**
@@ -107,17 +122,22 @@ export interface RunServiceShape {
   /** Drives a stored run in this process until it stops: the queue's unit of work. */
   readonly drive: (runId: string) => Effect.Effect<void, RunNotFound | GraphInvalid | StoreError>
   /**
-   * Cancels a run this process drives (W4) and answers its status afterwards: TERMINATED, or the final
-   * status it had already reached. A run that is not being driven (paused for a review) keeps its status.
+   * Cancels a run (W4) wherever it is: driven by this process, by a worker, paused in REVIEW, or claimed and
+   * not started yet. Answers its status afterwards: TERMINATED, or the final status it had already reached.
    */
-  readonly stop: (owner: string, runId: string) => Effect.Effect<Status, RunNotFound | StoreError>
-  /** Applies a review decision (R16) and continues the run. */
+  readonly stop: (owner: string, runId: string) => Effect.Effect<RequestOutcome, RunNotFound | StoreError>
+  /** Applies a review decision (R16) and continues the run, wherever it is driven. */
   readonly review: (
     owner: string,
     runId: string,
     executionId: string,
     decision: { readonly approved: boolean; readonly data?: unknown; readonly message?: string },
-  ) => Effect.Effect<Status, RunNotFound | ReviewNotPending | GraphInvalid | StoreError>
+  ) => Effect.Effect<RequestOutcome, RunNotFound | ReviewNotPending | GraphInvalid | StoreError>
+  /**
+   * Stops driving a run in this process without cancelling it (a worker that lost its lease): it stays
+   * unfinished in the store for another process to resume.
+   */
+  readonly release: (runId: string) => Effect.Effect<void>
   /**
    * The run's events after `afterSeq`: persisted ones from the store, then live ones (progress included)
    * until the run's final status, whichever process drives it. Fails with `RunNotFound` for another
@@ -142,6 +162,7 @@ const make = (options: RunServiceOptions) =>
     const graphs = yield* GraphStore
     const runs = yield* RunQueries
     const pollInterval = options.pollInterval ?? Duration.seconds(2)
+    const requestWait = Duration.fromInputUnsafe(options.requestWait ?? Duration.seconds(10))
     const queue = Option.getOrUndefined(yield* Effect.serviceOption(RunQueue))
     const stopping = yield* Deferred.make<void>()
     const scope = yield* Effect.scope
@@ -200,6 +221,18 @@ const make = (options: RunServiceOptions) =>
 
     // Commits by any process (another worker on Postgres) wake the followers of that run.
     yield* PgRunStore.listenCommits((notice) => wake(notice.runId))
+
+    const sql = yield* Sql
+    const withSql = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Sql>> =>
+      Effect.provideService(effect, Sql, sql)
+    const control = {
+      requestStop: (runId: string) => withSql(RunControl.requestStop(runId)),
+      recordDecision: (pending: RunControl.PendingDecision) => withSql(RunControl.recordDecision(pending)),
+      pending: (runIds: ReadonlyArray<string>) => withSql(RunControl.pending(runIds)),
+      statusOf: (runId: string) => withSql(RunControl.statusOf(runId)),
+      executionStatus: (runId: string, executionId: string) =>
+        withSql(RunControl.executionStatus(runId, executionId)),
+    }
 
     /** A database failure of the run queries, as the engine's store error. */
     const sqlToStore =
@@ -267,7 +300,20 @@ const make = (options: RunServiceOptions) =>
       })
 
     const drive: RunServiceShape["drive"] = (runId) =>
-      Effect.flatMap(begin(runId), (handle) => Effect.asVoid(handle.await))
+      Effect.gen(function* () {
+        const requests = yield* control.pending([runId]).pipe(sqlToStore("pending"))
+        if (requests.stops.length > 0) {
+          // Stopped while no process drove it: terminate it in the store without running anything.
+          yield* executor.cancel(runId)
+          wake(runId)
+          return
+        }
+        const decided = yield* decide(runId, requests.decisions)
+        const handle = decided ?? (yield* begin(runId))
+        yield* handle.await
+        // Decisions applied while it ran are done with.
+        yield* control.pending([runId]).pipe(sqlToStore("pending"))
+      })
 
     const start: RunServiceShape["start"] = (owner, graphId, request) =>
       Effect.gen(function* () {
@@ -277,20 +323,25 @@ const make = (options: RunServiceOptions) =>
         yield* checkGraph(graph, registry)
         const inputs = yield* decodeRunInputs(graph, graphIO(graph, registry), request.inputs ?? {})
         const claim = yield* runs
-          .claim(owner, {
-            runId: crypto.randomUUID(),
-            graphId,
-            graphVersion: graph.version,
-            ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
-          })
+          .claim(
+            owner,
+            {
+              runId: crypto.randomUUID(),
+              graphId,
+              graphVersion: graph.version,
+              inputs,
+              ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+            },
+            // The Postgres mode: the job is added with the claim, so a claimed run always has one.
+            queue?.enqueue,
+          )
           .pipe(
             Effect.catchTag("RunConflict", (error) => Effect.die(error)),
             sqlToStore("claim"),
           )
         if (claim.existing) return { runId: claim.runId, existing: true }
         if (queue !== undefined) {
-          // The Postgres mode: a worker process records and drives the run.
-          yield* queue.enqueue(claim.runId, inputs).pipe(sqlToStore("enqueue"))
+          // A worker process records and drives the run.
           wake(claim.runId)
           return { runId: claim.runId, existing: false }
         }
@@ -310,36 +361,169 @@ const make = (options: RunServiceOptions) =>
         owns ? Effect.void : Effect.fail(new RunNotFound({ runId })),
       )
 
-    const statusOf = (runId: string) => Effect.map(store.load(runId), (snapshot) => snapshot.run.status)
+    const statusOf = (runId: string) =>
+      Effect.flatMap(control.statusOf(runId).pipe(sqlToStore("status")), (status) =>
+        status === undefined ? Effect.fail(new RunNotFound({ runId })) : Effect.succeed(status),
+      )
+
+    /**
+     * Waits (at most `requestWait`) until `done` holds for the run's stored status, woken by its commits.
+     * Answers the status, and whether it is still pending.
+     */
+    const awaitRequest = (runId: string, done: (status: Status) => Effect.Effect<boolean, StoreError>) =>
+      Effect.gen(function* () {
+        const deadline = Date.now() + Duration.toMillis(requestWait)
+        while (true) {
+          const news = subscribe(runId)
+          const status = yield* Effect.onError(statusOf(runId), () => news.cancel)
+          if (yield* Effect.onError(done(status), () => news.cancel)) {
+            yield* news.cancel
+            return { status, pending: false }
+          }
+          if (Date.now() >= deadline) {
+            yield* news.cancel
+            return { status, pending: true }
+          }
+          yield* news.wait
+        }
+      })
+
+    /** Applies review decisions recorded for a run this process is about to drive; the first one resumes it. */
+    const decide = (runId: string, decisions: ReadonlyArray<RunControl.PendingDecision>) =>
+      Effect.gen(function* () {
+        let handle: RunHandle | undefined
+        for (const pending of decisions) {
+          if (pending.runId !== runId) continue
+          const owner = yield* runs.ownerOf(runId).pipe(sqlToStore("ownerOf"))
+          const snapshot = yield* store.load(runId)
+          const root = { id: snapshot.run.graph.id, version: snapshot.run.graph.version }
+          const applied = yield* withOwner(
+            owner,
+            root,
+            executor.review(runId, pending.executionId, pending.decision),
+          ).pipe(
+            Effect.map((h): RunHandle | undefined => h),
+            Effect.catchTag("ReviewNotPending", () => Effect.succeed(undefined)),
+          )
+          if (applied !== undefined) {
+            handle = yield* track(applied)
+            wake(runId)
+          }
+        }
+        return handle
+      })
+
+    /** Requests seen for the runs driven here, so that a notice and the poll do not apply one twice. */
+    const applied = new Set<string>()
+    const decisionKey = (pending: RunControl.PendingDecision) =>
+      `${pending.runId}\u0000${pending.executionId}\u0000${JSON.stringify(pending.decision)}`
+
+    /** Acts on the requests recorded for runs this process drives (by notice, or by the periodic check). */
+    const serveRequests = (runIds: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        const here = runIds.filter((runId) => live.has(runId))
+        if (here.length === 0) return
+        const requests = yield* control.pending(here).pipe(sqlToStore("pending"))
+        for (const runId of requests.stops) {
+          const handle = live.get(runId)
+          if (handle !== undefined) yield* handle.cancel
+          wake(runId)
+        }
+        const fresh = requests.decisions.filter((pending) => !applied.has(decisionKey(pending)))
+        for (const pending of fresh) {
+          applied.add(decisionKey(pending))
+          if (live.has(pending.runId)) yield* decide(pending.runId, [pending])
+        }
+        // Forget what is no longer pending, so the set stays small.
+        const still = new Set(requests.decisions.map(decisionKey))
+        for (const key of applied) if (!still.has(key)) applied.delete(key)
+      }).pipe(Effect.catchCause((cause) => Effect.logWarning("run requests could not be served", cause)))
 
     const stop: RunServiceShape["stop"] = (owner, runId) =>
       Effect.gen(function* () {
         yield* checkOwner(owner, runId)
         const handle = live.get(runId)
-        // Interrupting the driver as a cancellation commits TERMINATED before `cancel` returns (W4).
-        if (handle !== undefined) yield* handle.cancel
-        wake(runId)
-        return yield* statusOf(runId)
+        if (handle !== undefined) {
+          // Interrupting the driver as a cancellation commits TERMINATED before `cancel` returns (W4).
+          yield* handle.cancel
+          wake(runId)
+          return { status: yield* statusOf(runId), pending: false }
+        }
+        const request = yield* control.requestStop(runId).pipe(sqlToStore("stop"))
+        switch (request._tag) {
+          case "Missing":
+            return yield* Effect.fail(new RunNotFound({ runId }))
+          case "Ended":
+            return { status: request.status, pending: false }
+          case "TerminatedUnstarted":
+            wake(runId)
+            return { status: "TERMINATED" as const, pending: false }
+          case "Requested":
+            break
+        }
+        if (queue === undefined) {
+          // This process is the only driver: a run not live here is paused, or was left by a stopped process.
+          yield* executor.cancel(runId)
+          wake(runId)
+          return { status: yield* statusOf(runId), pending: false }
+        }
+        // The worker that drives it hears the request; a run no worker holds is taken up by one to terminate it.
+        yield* queue.nudge(runId).pipe(sqlToStore("nudge"))
+        return yield* awaitRequest(runId, (status) => Effect.succeed(isFinal(status)))
       })
 
     const review: RunServiceShape["review"] = (owner, runId, executionId, decision) =>
       Effect.gen(function* () {
         yield* checkOwner(owner, runId)
+        const reviewDecision = {
+          approved: decision.approved,
+          ...(decision.data === undefined ? {} : { data: decision.data }),
+          ...(decision.message === undefined ? {} : { message: decision.message }),
+        }
+        if (queue === undefined || live.has(runId)) {
+          const snapshot = yield* store.load(runId)
+          const root = { id: snapshot.run.graph.id, version: snapshot.run.graph.version }
+          const handle = yield* withOwner(owner, root, executor.review(runId, executionId, reviewDecision))
+          yield* track(handle)
+          wake(runId)
+          return { status: yield* statusOf(runId), pending: false }
+        }
+        // Another process drives the run, or none does: check the decision is due, record it for the driver.
         const snapshot = yield* store.load(runId)
-        const root = { id: snapshot.run.graph.id, version: snapshot.run.graph.version }
-        const handle = yield* withOwner(
-          owner,
-          root,
-          executor.review(runId, executionId, {
-            approved: decision.approved,
-            ...(decision.data === undefined ? {} : { data: decision.data }),
-            ...(decision.message === undefined ? {} : { message: decision.message }),
-          }),
+        const execution = snapshot.executions.find((e) => e.id === executionId)
+        if (execution?.status !== "REVIEW" || isFinal(snapshot.run.status)) {
+          return yield* Effect.fail(new ReviewNotPending({ runId, executionId }))
+        }
+        yield* control
+          .recordDecision({ runId, executionId, decision: reviewDecision })
+          .pipe(sqlToStore("review"))
+        yield* queue.nudge(runId).pipe(sqlToStore("nudge"))
+        return yield* awaitRequest(runId, (status) =>
+          isFinal(status)
+            ? Effect.succeed(true)
+            : Effect.map(
+                control.executionStatus(runId, executionId).pipe(sqlToStore("review")),
+                (current) => current !== "REVIEW",
+              ),
         )
-        yield* track(handle)
-        wake(runId)
-        return yield* statusOf(runId)
       })
+
+    const release: RunServiceShape["release"] = (runId) => executor.release(runId)
+
+    // Requests for runs driven here: at once on a notice, and every poll interval in case one was missed.
+    const notices = yield* Queue.unbounded<string>()
+    yield* withSql(RunControl.listen((notice) => Queue.offerUnsafe(notices, notice.runId)))
+    yield* Effect.forkIn(
+      Effect.forever(Effect.flatMap(Queue.take(notices), (runId) => serveRequests([runId]))),
+      scope,
+    )
+    yield* Effect.forkIn(
+      Effect.repeat(
+        Effect.suspend(() => serveRequests([...live.keys()])),
+        Schedule.spaced(pollInterval),
+      ),
+      scope,
+    )
 
     /** Whether an event is the run's last: a final status. */
     const isEnd = (event: RunEvent) => event.type === "RunStatus" && isFinal(event.status)
@@ -410,6 +594,12 @@ const make = (options: RunServiceOptions) =>
         if (outcome._tag === "Success") resumed.push(run.id)
         else yield* Effect.logWarning(`run ${run.id} could not be resumed: ${String(outcome.failure)}`)
       }
+      // Runs claimed by a process that stopped before starting them: start them now, from the claim.
+      for (const runId of yield* runs.unstarted.pipe(sqlToStore("unstarted"))) {
+        const outcome = yield* Effect.result(begin(runId))
+        if (outcome._tag === "Success") resumed.push(runId)
+        else yield* Effect.logWarning(`run ${runId} could not be started: ${String(outcome.failure)}`)
+      }
       return resumed
     })
 
@@ -420,6 +610,7 @@ const make = (options: RunServiceOptions) =>
       drive,
       stop,
       review,
+      release,
       events,
       resumeUnfinished,
       shutdown: Effect.asVoid(Deferred.succeed(stopping, undefined)),

@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { hostname } from "node:os"
-import { Cause, Context, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import { type Runner, run as runGraphile } from "graphile-worker"
 import { GraphStore } from "./GraphStore.js"
 import * as Migrations from "./Migrations.js"
@@ -125,16 +125,59 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
   const { sql, runs } = started.value
   const sqlRun = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
 
-  /** Runs this worker drives now (their drivers are forked into `loopScope`). */
-  const held = new Set<string>()
+  /** Runs this worker drives now, with their drivers (forked into `loopScope`). */
+  const held = new Map<string, Fiber.Fiber<void, unknown>>()
   let stopping = false
 
-  const heartbeat = sql.query(
+  const beat = sql.query(
     `INSERT INTO weft_workers (id, hostname, pid) VALUES ($1, $2, $3)
      ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
     [id, hostname(), process.pid],
   )
-  await sqlRun(heartbeat)
+  await sqlRun(beat)
+  const heartbeatMillis = Duration.toMillis(Duration.fromInputUnsafe(heartbeatInterval))
+  /** When the last heartbeat was written: past `fenceAfter`, other workers may have taken our runs over. */
+  let lastBeat = Date.now()
+  const fenceAfter = Math.max(heartbeatMillis, staleSeconds * 1000 - heartbeatMillis)
+
+  /**
+   * Stops driving a run without cancelling it, and keeps its lease: the run was taken over by another
+   * worker, or this one cannot reach the database and will be taken over.
+   */
+  const letGo = (runId: string, why: string) =>
+    Effect.gen(function* () {
+      const driver = held.get(runId)
+      if (driver === undefined) return
+      held.delete(runId)
+      yield* Fiber.interrupt(driver)
+      yield* runs.release(runId)
+      yield* Effect.logWarning(`worker ${id}: stopped driving run ${runId}: ${why}`)
+    })
+
+  /**
+   * Self-fencing, on every heartbeat: a run this worker drives whose lease is no longer its own was taken
+   * over (this worker was thought dead), so it stops driving it; a lease still its own whose driver it let
+   * go (it could not reach the database for a while) is driven again.
+   */
+  const heartbeat = Effect.gen(function* () {
+    const beaten = yield* Effect.result(beat)
+    if (beaten._tag === "Failure") {
+      if (Date.now() - lastBeat > fenceAfter) {
+        for (const runId of [...held.keys()]) yield* letGo(runId, "no heartbeat could be written")
+      }
+      return yield* Effect.fail(beaten.failure)
+    }
+    lastBeat = Date.now()
+    const leases = yield* sql.query<{ run_id: string }>(
+      "SELECT run_id FROM run_leases WHERE worker_id = $1",
+      [id],
+    )
+    const ours = new Set(leases.map((row) => row.run_id))
+    for (const runId of [...held.keys()]) {
+      if (!ours.has(runId)) yield* letGo(runId, "its lease was taken over by another worker")
+    }
+    for (const runId of ours) if (!held.has(runId)) hold(runId)
+  })
 
   const release = (runId: string) =>
     sql.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id])
@@ -162,10 +205,21 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
       Effect.catchCause((cause) =>
         Effect.logWarning(`worker ${id}: lease of ${runId}: ${causeMessage(cause)}`),
       ),
-      Effect.ensuring(Effect.sync(() => held.delete(runId))),
     )
-    held.add(runId)
-    Effect.runFork(Effect.forkIn(driver, loopScope))
+    let fiber: Fiber.Fiber<void, unknown> | undefined
+    fiber = Effect.runSync(
+      Effect.forkIn(
+        Effect.asVoid(driver).pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              if (held.get(runId) === fiber) held.delete(runId)
+            }),
+          ),
+        ),
+        loopScope,
+      ),
+    )
+    held.set(runId, fiber)
   }
 
   /** Takes the lease of a run for this job: free, already ours, or held by a dead worker. */

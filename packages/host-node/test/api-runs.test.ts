@@ -6,7 +6,6 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { LlmConfig, SafeHttpClient } from "@weft/blocks"
-import type { RunEvent } from "@weft/engine"
 import { Context } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type OpenAIServer, startOpenAIServer } from "../../blocks/test/support/openai-server.js"
@@ -15,8 +14,8 @@ import {
   client,
   eventFrames,
   eventually,
-  type Frame,
   helloGraph,
+  lastEvent,
   readSse,
   seqs,
   startTestHost,
@@ -83,8 +82,6 @@ const startRun = async (graphId: string, body: unknown = {}, headers: Record<str
 }
 
 const eventsUrl = (runId: string, query = "") => `${host.url}/api/runs/${runId}/events${query}`
-
-const lastEvent = (frames: ReadonlyArray<Frame>): RunEvent | undefined => eventFrames(frames).at(-1)?.data
 
 describe("runs", () => {
   it("runs a Weft graph: the SSE stream has contiguous ids, ends with COMPLETED, and the run has the outputs", async () => {
@@ -271,7 +268,7 @@ describe("runs", () => {
     expect((await api.get<RunView>(`/api/runs/${id}`)).body.outputs).toEqual({ final: ["edited draft"] })
   })
 
-  it("a run paused for a review is not stopped (409) and still takes the decision", async () => {
+  it("W4 R16: stopping a run paused for a review terminates it; a decision afterwards is refused (409)", async () => {
     const graphId = await createGraph({
       name: "Waits",
       nodes: [
@@ -283,17 +280,23 @@ describe("runs", () => {
     const { id } = await startRun(graphId)
     const review = await eventually(async () => {
       const run = await api.get<RunView>(`/api/runs/${id}`)
-      return run.body.executions.find((e) => e.status === "REVIEW")
+      return run.body.status === "REVIEW" ? run.body.executions.find((e) => e.status === "REVIEW") : undefined
     })
-    const stopped = await api.post<{ error: string }>(`/api/runs/${id}/stop`)
-    expect(stopped.status).toBe(409)
-    expect(stopped.body.error).toContain("paused for a review")
-    expect((await api.get<RunView>(`/api/runs/${id}`)).body.status).toBe("REVIEW")
-    const rejected = await api.post(`/api/runs/${id}/reviews`, { executionId: review.id, approved: false })
-    expect(rejected.status).toBe(200)
+    const stopped = await api.post<{ status: string; pending?: boolean }>(`/api/runs/${id}/stop`)
+    expect(stopped.status).toBe(200)
+    expect(stopped.body).toEqual({ id, status: "TERMINATED" })
+    const after = (await api.get<RunView>(`/api/runs/${id}`)).body
+    expect(after.status).toBe("TERMINATED")
+    expect(after.executions.find((e) => e.id === review.id)?.status).toBe("TERMINATED")
     const sse = await readSse(eventsUrl(id))
-    expect(lastEvent(sse.frames)).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
-    expect((await api.get<RunView>(`/api/runs/${id}`)).body.outputs).toEqual({ rejected: [1] })
+    expect(lastEvent(sse.frames)).toMatchObject({ type: "RunStatus", status: "TERMINATED" })
+    const late = await api.post<{ error: string }>(`/api/runs/${id}/reviews`, {
+      executionId: review.id,
+      approved: true,
+    })
+    expect(late.status).toBe(409)
+    // Stopping again answers the final status and changes nothing.
+    expect((await api.post(`/api/runs/${id}/stop`)).body).toEqual({ id, status: "TERMINATED" })
   })
 
   it("runs the AutoGPT corpus agent (AI Function) to COMPLETED, its LLM on a loopback server", async () => {

@@ -203,6 +203,10 @@ export const readSse = async (
 /** The frames that carry run events (no comments). */
 export const eventFrames = (frames: ReadonlyArray<Frame>) => frames.filter((f) => f.event !== undefined)
 
+/** The last run event among `frames`. */
+export const lastEvent = (frames: ReadonlyArray<Frame>): RunEvent | undefined =>
+  eventFrames(frames).at(-1)?.data
+
 /** The sequence numbers of the persisted events among `frames`. */
 export const seqs = (frames: ReadonlyArray<Frame>) =>
   frames.filter((f) => f.id !== undefined).map((f) => Number(f.id))

@@ -13,6 +13,7 @@ const TABLES = [
   "graphs",
   "node_executions",
   "node_outputs",
+  "run_decisions",
   "run_events",
   "run_leases",
   "run_requests",
@@ -46,7 +47,10 @@ describe.each(drivers)("Migrations on %s", (driver) => {
 
   it("applies the package's migrations once, in order, and records each with its checksum", async () => {
     const first = await run(Migrations.run())
-    expect(first).toEqual({ applied: ["0001_init.sql", "0002_workers.sql"], skipped: [] })
+    expect(first).toEqual({
+      applied: ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql"],
+      skipped: [],
+    })
     const tables = await query<{ name: string }>(
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
     )
@@ -57,8 +61,11 @@ describe.each(drivers)("Migrations on %s", (driver) => {
       { name: "0001_init.sql", checksum },
     ])
     const again = await run(Migrations.run())
-    expect(again).toEqual({ applied: [], skipped: ["0001_init.sql", "0002_workers.sql"] })
-    expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([{ n: 2 }])
+    expect(again).toEqual({
+      applied: [],
+      skipped: ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql"],
+    })
+    expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([{ n: 3 }])
   })
 
   it("reads the shipped migration files in order", async () => {
@@ -75,7 +82,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
     )
     expect(await run(Migrations.run({ directory: dir }))).toEqual({
       applied: ["0090_extra.sql"],
-      skipped: ["0001_init.sql", "0002_workers.sql"],
+      skipped: ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql"],
     })
     await writeFile(join(dir, "0090_extra.sql"), "CREATE TABLE extra (n bigint);\n")
     await writeFile(join(dir, "0091_later.sql"), "CREATE TABLE later (n integer);\n")
@@ -138,7 +145,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
             a.runPromise(Migrations.run({ directory: slow })),
             b.runPromise(Migrations.run({ directory: slow })),
           ])
-          const names = ["0001_init.sql", "0002_workers.sql", "0090_slow.sql"]
+          const names = ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql", "0090_slow.sql"]
           expect([...ra.applied, ...rb.applied].sort()).toEqual(names)
           expect([...ra.skipped, ...rb.skipped].sort()).toEqual(names)
           const recorded = await a.runPromise(

@@ -4,15 +4,13 @@
  * threshold, without any stored output written twice or a finished execution run again; a slow worker that
  * still heartbeats keeps its runs; a graceful stop leaves no job locked and the run resumes elsewhere.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import postgres from "postgres"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningHost, startHost } from "../src/Host.js"
 import { type RunningWorker, startWorker } from "../src/Worker.js"
 import { freshDatabase } from "./api-support.js"
+import { sleep, spawnWorker as spawnWorkerProcess, until, type WorkerProcess } from "./support/workers.js"
 
-const MAIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))
 const STALE_SECONDS = 1.5
 
 let db: Awaited<ReturnType<typeof freshDatabase>>
@@ -66,18 +64,6 @@ const createGraph = async (seconds: number) =>
   (await post<{ id: string }>("/api/graphs", chainGraph(seconds))).id
 const startRun = async (graphId: string) => (await post<{ id: string }>(`/api/graphs/${graphId}/runs`, {})).id
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const until = async <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> => {
-  const start = Date.now()
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
-
 const statuses = async (runIds: ReadonlyArray<string>) =>
   sql<{ id: string; status: string }[]>`SELECT id, status FROM runs WHERE id IN ${sql(runIds)}`
 
@@ -119,48 +105,8 @@ const fastWorker = (id: string) =>
     pollInterval: "300 millis",
   })
 
-interface ChildWorker {
-  readonly id: string
-  readonly child: ChildProcess
-  readonly exited: Promise<number | null>
-}
-
-const spawnWorker = async (id: string): Promise<ChildWorker> => {
-  const child = spawn(
-    process.execPath,
-    [
-      MAIN,
-      "worker",
-      "--id",
-      id,
-      "--heartbeat",
-      "0.2",
-      "--stale-after",
-      String(STALE_SECONDS),
-      "--poll",
-      "0.3",
-    ],
-    { env: { ...process.env, DATABASE_URL: db.url }, stdio: ["ignore", "pipe", "pipe"] },
-  )
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
-  let out = ""
-  let err = ""
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString()
-  })
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString()
-  })
-  await until(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`worker ${id} exited: ${err}`)
-      return out.includes("is running") ? true : undefined
-    },
-    20_000,
-    `worker ${id} to start`,
-  )
-  return { id, child, exited }
-}
+const spawnWorker = (id: string): Promise<WorkerProcess> =>
+  spawnWorkerProcess({ databaseUrl: db.url, id, staleSeconds: STALE_SECONDS })
 
 describe("Postgres mode with workers", () => {
   it("a run started through the API is enqueued, and a worker child process drives it to COMPLETED", async () => {

@@ -266,7 +266,12 @@ export const ReviewRequest = Schema.Struct({
  *
  * @category schemas
  */
-export const RunAccepted = Schema.Struct({ id: Schema.String, status: Status })
+export const RunAccepted = Schema.Struct({
+  id: Schema.String,
+  status: Status,
+  /** True when the request is recorded but no worker has acted on it yet: it takes effect when one does. */
+  pending: Schema.optionalKey(Schema.Boolean),
+})
 
 /**
  * `text/event-stream`: `id: <seq>`, `event: <type>` and `data: <json>` per run event; progress events

@@ -135,29 +135,17 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
       .handle("stop", ({ params }) =>
         Effect.gen(function* () {
           const owner = yield* CurrentOwner
-          const status = yield* service.stop(owner, params.id).pipe(
+          const outcome = yield* service.stop(owner, params.id).pipe(
             Effect.catchTag("RunNotFound", () => Effect.fail(runNotFound(params.id))),
             Effect.catchTag("StoreError", (error) => Effect.die(error)),
           )
-          if (status === "REVIEW") {
-            return yield* Effect.fail(
-              new Conflict({
-                error: `Run ${params.id} is paused for a review: approve or reject it (a paused run cannot be stopped yet)`,
-              }),
-            )
-          }
-          if (status !== "TERMINATED" && status !== "COMPLETED" && status !== "FAILED") {
-            return yield* Effect.fail(
-              new Conflict({ error: `Run ${params.id} is not running in this process (${status})` }),
-            )
-          }
-          return { id: params.id, status }
+          return { id: params.id, status: outcome.status, ...(outcome.pending ? { pending: true } : {}) }
         }),
       )
       .handle("review", ({ params, payload }) =>
         Effect.gen(function* () {
           const owner = yield* CurrentOwner
-          const status = yield* service
+          const outcome = yield* service
             .review(owner, params.id, payload.executionId, {
               approved: payload.approved,
               ...(payload.data === undefined ? {} : { data: payload.data }),
@@ -171,7 +159,7 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
                 StoreError: (error) => Effect.die(error),
               }),
             )
-          return { id: params.id, status }
+          return { id: params.id, status: outcome.status, ...(outcome.pending ? { pending: true } : {}) }
         }),
       )
       .handle("events", ({ params, query, headers }) =>
