@@ -114,6 +114,38 @@ describe.each(drivers)("RunQueries on %s", (driver) => {
     ])
   })
 
+  it("keeps the claim's inputs, runs andThen in the claim's transaction, and rolls both back together", async () => {
+    const runId = newId("then")
+    const seen: Array<string> = []
+    await queries((q) =>
+      q.claim("alice", { runId, graphId: "g", graphVersion: 1, inputs: { name: "Ada" } }, (tx, claimed) =>
+        Effect.asVoid(
+          Effect.tap(tx.query("SELECT count(*)::int AS n FROM runs WHERE id = $1", [claimed]), (found) =>
+            Effect.sync(() => seen.push(`${claimed}:${JSON.stringify(found)}`)),
+          ),
+        ),
+      ),
+    )
+    // andThen saw the new row inside the transaction.
+    expect(seen).toEqual([`${runId}:[{"n":1}]`])
+    expect(await rows(runtime, "SELECT inputs FROM runs WHERE id = $1", [runId])).toEqual([
+      { inputs: { name: "Ada" } },
+    ])
+    expect(await queries((q) => q.unstarted)).toContain(runId)
+
+    // A failing andThen (the job could not be added) leaves neither the run nor its idempotency key.
+    const failed = newId("then-failed")
+    const key = newId("key")
+    const exit = await queriesExit((q) =>
+      q.claim("alice", { runId: failed, graphId: "g", graphVersion: 1, idempotencyKey: key }, (tx) =>
+        Effect.asVoid(tx.query("SELECT * FROM no_such_table")),
+      ),
+    )
+    expect(failureOf(exit)).toMatchObject({ _tag: "SqlError" })
+    expect(await rows(runtime, "SELECT 1 FROM runs WHERE id = $1", [failed])).toEqual([])
+    expect(await rows(runtime, "SELECT 1 FROM run_requests WHERE idempotency_key = $1", [key])).toEqual([])
+  })
+
   it("gets a run with its executions and outputs, for its owner only", async () => {
     const owner = newId("getter")
     const runId = newId("echo")

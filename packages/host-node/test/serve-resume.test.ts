@@ -5,12 +5,15 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { join } from "node:path"
+import { Layer, ManagedRuntime } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { serveOptions } from "../src/cli/serve.js"
+import { RunQueries, Sql } from "../src/index.js"
 import {
   client,
   eventFrames,
   eventually,
+  helloGraph,
   readSse,
   seqs,
   signUp,
@@ -18,6 +21,7 @@ import {
   tempDir,
   timerGraph,
 } from "./api-support.js"
+import { storesLayer } from "./support/db.js"
 
 const dir = tempDir("resume")
 afterAll(() => dir.dispose())
@@ -78,6 +82,47 @@ describe("resume on start-up", () => {
     const third = await startTestHost({ dataDir: dir.dir })
     expect(third.resumed).toEqual([])
     await third.close()
+  })
+})
+
+describe("recovery of a claimed run that never started", () => {
+  const claimedDir = tempDir("claimed")
+  afterAll(() => claimedDir.dispose())
+
+  it("a run claimed by a process that stopped before starting it is started, from the claim, on the next start", async () => {
+    const first = await startTestHost({ dataDir: claimedDir.dir })
+    const session = await signUp(first.url, "carol")
+    const graph = (
+      await client(first.url, session).post<{ id: string; version: number }>("/api/graphs", helloGraph())
+    ).body
+    await first.close()
+    // The claim commits, then the process dies before the executor records the run.
+    const runtime = ManagedRuntime.make(Layer.orDie(storesLayer(Sql.layerPglite(claimedDir.dir))))
+    const runId = crypto.randomUUID()
+    try {
+      await runtime.runPromise(
+        RunQueries.use((q) =>
+          q.claim(session.userId, {
+            runId,
+            graphId: graph.id,
+            graphVersion: graph.version,
+            inputs: { topic: "owls" },
+          }),
+        ),
+      )
+    } finally {
+      await runtime.dispose()
+    }
+    const second = await startTestHost({ dataDir: claimedDir.dir })
+    try {
+      expect(second.resumed).toEqual([runId])
+      const sse = await readSse(`${second.url}/api/runs/${runId}/events`, { headers: session.headers })
+      expect(eventFrames(sse.frames).at(-1)?.data).toMatchObject({ type: "RunStatus", status: "COMPLETED" })
+      const run = await client(second.url, session).get<RunView>(`/api/runs/${runId}`)
+      expect(run.body.outputs).toEqual({ greeting: ["Hello, owls!"] })
+    } finally {
+      await second.close()
+    }
   })
 })
 
