@@ -42,6 +42,8 @@ export interface ClaimRequest {
   readonly idempotencyKey?: string
   /** The run's decoded inputs, kept from the claim on so that an unstarted run can always be started. */
   readonly inputs?: Readonly<Record<string, unknown>>
+  /** What the key's request was (a hash of it): a later claim with the key and another fingerprint is refused. */
+  readonly fingerprint?: string
 }
 
 /**
@@ -126,6 +128,20 @@ export class RunConflict extends Data.TaggedError("RunConflict")<{ readonly runI
 }
 
 /**
+ * An idempotency key was reused for a different request than the one that claimed it.
+ *
+ * @category errors
+ */
+export class IdempotencyKeyReused extends Data.TaggedError("IdempotencyKeyReused")<{
+  readonly key: string
+  readonly runId: string
+}> {
+  override get message(): string {
+    return `The Idempotency-Key was already used for a different request (run ${this.runId})`
+  }
+}
+
+/**
  * The service's interface.
  *
  * @category models
@@ -141,7 +157,7 @@ export interface RunQueriesShape {
     owner: string,
     request: ClaimRequest,
     andThen?: (tx: SqlTx, runId: string) => Effect.Effect<void, SqlError>,
-  ) => Effect.Effect<Claim, RunConflict | SqlError>
+  ) => Effect.Effect<Claim, RunConflict | IdempotencyKeyReused | SqlError>
   /** Claimed top-level runs that no executor has recorded yet (a process stopped between claim and start). */
   readonly unstarted: Effect.Effect<ReadonlyArray<string>, SqlError>
   /** The owner's runs, newest first. */
@@ -182,17 +198,24 @@ const make = Effect.gen(function* () {
           // Concurrent claims with one key queue on the request's primary key: the first inserts, the others
           // wait for it to commit, insert nothing, and read its run back.
           const inserted = yield* tx.query(
-            `INSERT INTO run_requests (owner_id, idempotency_key, run_id) VALUES ($1, $2, $3)
+            `INSERT INTO run_requests (owner_id, idempotency_key, run_id, fingerprint) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING RETURNING run_id`,
-            [owner, key, request.runId],
+            [owner, key, request.runId, request.fingerprint ?? null],
           )
           if (inserted.length === 0) {
-            const existing = yield* tx.query<{ run_id: string }>(
-              "SELECT run_id FROM run_requests WHERE owner_id = $1 AND idempotency_key = $2",
+            const existing = yield* tx.query<{ run_id: string; fingerprint: string | null }>(
+              "SELECT run_id, fingerprint FROM run_requests WHERE owner_id = $1 AND idempotency_key = $2",
               [owner, key],
             )
-            const runId = existing[0]?.run_id
-            if (runId !== undefined) return { runId, existing: true }
+            const first = existing[0]
+            if (first !== undefined) {
+              const differs =
+                first.fingerprint !== null &&
+                request.fingerprint !== undefined &&
+                first.fingerprint !== request.fingerprint
+              if (differs) return yield* new IdempotencyKeyReused({ key, runId: first.run_id })
+              return { runId: first.run_id, existing: true }
+            }
           }
         }
         const created = yield* tx.query(

@@ -37,10 +37,11 @@ import {
 } from "@weft/engine"
 import { Context, Deferred, Duration, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
 import { type GraphRef, GraphStore } from "./GraphStore.js"
+import { fingerprint } from "./internal/fingerprint.js"
 import { PgRunStore } from "./PgRunStore.js"
 import { RunQueue } from "./Queue.js"
 import * as RunControl from "./RunControl.js"
-import { RunQueries } from "./RunQueries.js"
+import { type IdempotencyKeyReused, RunQueries } from "./RunQueries.js"
 import { Sql, SqlError } from "./Sql.js"
 
 /**
@@ -109,7 +110,8 @@ export interface RunServiceShape {
   readonly resources: BlockResources
   /**
    * Starts a run of the owner's graph (its active version, or `version`). With an idempotency key, a
-   * repeated start answers the first run's id with `existing: true` and starts nothing.
+   * repeated start answers the first run's id with `existing: true` and starts nothing; the same key with a
+   * different graph, version or inputs fails with `IdempotencyKeyReused`.
    */
   readonly start: (
     owner: string,
@@ -117,7 +119,7 @@ export interface RunServiceShape {
     request: StartRequest,
   ) => Effect.Effect<
     { readonly runId: string; readonly existing: boolean },
-    GraphNotFound | GraphInvalid | RunInputInvalid | StoreError
+    GraphNotFound | GraphInvalid | RunInputInvalid | IdempotencyKeyReused | StoreError
   >
   /** Drives a stored run in this process until it stops: the queue's unit of work. */
   readonly drive: (runId: string) => Effect.Effect<void, RunNotFound | GraphInvalid | StoreError>
@@ -330,7 +332,16 @@ const make = (options: RunServiceOptions) =>
               graphId,
               graphVersion: graph.version,
               inputs,
-              ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+              ...(request.idempotencyKey === undefined
+                ? {}
+                : {
+                    idempotencyKey: request.idempotencyKey,
+                    fingerprint: fingerprint({
+                      graphId,
+                      version: request.version ?? null,
+                      inputs: request.inputs ?? {},
+                    }),
+                  }),
             },
             // The Postgres mode: the job is added with the claim, so a claimed run always has one.
             queue?.enqueue,

@@ -127,6 +127,9 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
 
   /** Runs this worker drives now, with their drivers (forked into `loopScope`). */
   const held = new Map<string, Fiber.Fiber<void, unknown>>()
+  /** Runs whose lease a job is taking now: they count against the concurrency before they are held. */
+  const taking = new Set<string>()
+  const room = () => concurrency - held.size - taking.size
   let stopping = false
 
   const beat = sql.query(
@@ -176,8 +179,22 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
     for (const runId of [...held.keys()]) {
       if (!ours.has(runId)) yield* letGo(runId, "its lease was taken over by another worker")
     }
-    for (const runId of ours) if (!held.has(runId)) hold(runId)
+    for (const runId of ours) {
+      if (held.has(runId) || taking.has(runId)) continue
+      // A lease still ours whose driver was let go: drive it again, or hand it to another worker when full.
+      if (room() > 0) hold(runId)
+      else yield* handBackLease(runId, 0)
+    }
   })
+
+  /** Gives up the lease of a run this worker does not drive, and queues it for any worker. */
+  const handBackLease = (runId: string, delayMs: number) =>
+    sql.transaction((tx) =>
+      Effect.andThen(
+        tx.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id]),
+        addJob(tx, runId, delayMs),
+      ),
+    )
 
   const release = (runId: string) =>
     sql.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id])
@@ -194,12 +211,7 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
             : Effect.andThen(
                 Effect.logWarning(`worker ${id}: run ${runId} failed to drive: ${causeMessage(cause)}`),
                 // Hand it back, to be tried again shortly (by any worker).
-                sql.transaction((tx) =>
-                  Effect.andThen(
-                    tx.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id]),
-                    addJob(tx, runId, 2000),
-                  ),
-                ),
+                handBackLease(runId, 2000),
               ),
       }),
       Effect.catchCause((cause) =>
@@ -236,8 +248,8 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
 
   /** Takes over the runs of dead workers, at most as many as this worker has room for. */
   const sweep = Effect.gen(function* () {
-    const room = concurrency - held.size
-    if (stopping || room <= 0) return
+    const free = room()
+    if (stopping || free <= 0) return
     const taken = yield* sql.query<{ run_id: string }>(
       `UPDATE run_leases l SET worker_id = $1, acquired_at = now()
        FROM (
@@ -250,7 +262,7 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
        ) dead
        WHERE l.run_id = dead.run_id
        RETURNING l.run_id`,
-      [id, staleSeconds, room],
+      [id, staleSeconds, free],
     )
     for (const row of taken) {
       yield* Effect.logInfo(`worker ${id}: took over run ${row.run_id}`)
@@ -290,10 +302,17 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
           if (typeof runId !== "string") return
           // Stopping, or full: the job goes back to the queue (a new job with the same key).
           if (stopping) return sqlRun(handBack(runId, 0))
-          if (held.size >= concurrency) return sqlRun(handBack(runId, 1000))
-          const took = await sqlRun(takeLease(runId))
-          // Another live worker drives it: this job is a duplicate.
-          if (took.length > 0) hold(runId)
+          if (held.has(runId) || taking.has(runId)) return
+          // The slot is reserved before the lease is taken: jobs run concurrently, and each must count.
+          if (room() <= 0) return sqlRun(handBack(runId, 1000))
+          taking.add(runId)
+          try {
+            const took = await sqlRun(takeLease(runId))
+            // Another live worker drives it: this job is a duplicate.
+            if (took.length > 0) hold(runId)
+          } finally {
+            taking.delete(runId)
+          }
         },
       },
     })

@@ -11,7 +11,7 @@ import { Graph, Link, Node, Status } from "@weft/engine"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Authentication } from "../Auth.js"
-import { BadRequest, Conflict, NotFound, RequestValidation } from "./Errors.js"
+import { BadRequest, Conflict, NotFound, RequestValidation, Unprocessable } from "./Errors.js"
 
 /** Any JSON object. */
 const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
@@ -384,7 +384,7 @@ export class RunsApi extends HttpApiGroup.make("runs")
       headers: { "idempotency-key": Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))) },
       payload: [Schema.Null, RunStartRequest],
       success: RunStarted.pipe(HttpApiSchema.status(201)),
-      error: [NotFound, BadRequest],
+      error: [NotFound, BadRequest, Unprocessable],
     }),
   )
   .add(

@@ -72,6 +72,21 @@ export class Conflict extends Schema.TaggedError<Conflict>()(
 ) {}
 
 /**
+ * The request is well formed but cannot be processed as it is: an `Idempotency-Key` reused for a different
+ * request. `fields` names the offending field.
+ *
+ * @category errors
+ */
+export class Unprocessable extends Schema.TaggedError<Unprocessable>()(
+  "Unprocessable",
+  {
+    error: Schema.String,
+    fields: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  },
+  { httpApiStatus: 422 },
+) {}
+
+/**
  * Builds a `BadRequest` from `{ field: message }`.
  *
  * @category constructors

@@ -13,7 +13,7 @@ import { RunQueries, type RunSummary as RunQueriesSummary } from "../RunQueries.
 import { RunService } from "../RunService.js"
 import type { SqlError } from "../Sql.js"
 import { WeftApi } from "./Api.js"
-import { badRequest, Conflict, NotFound } from "./Errors.js"
+import { badRequest, Conflict, NotFound, Unprocessable } from "./Errors.js"
 import { sseResponse } from "./Sse.js"
 
 const runNotFound = (id: string) => new NotFound({ error: `No run ${id}` })
@@ -51,6 +51,15 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
             })
             .pipe(
               Effect.catchTags({
+                IdempotencyKeyReused: (error) =>
+                  Effect.fail(
+                    new Unprocessable({
+                      error: error.message,
+                      fields: {
+                        "Idempotency-Key": "already used for another graph, version or inputs; use a new key",
+                      },
+                    }),
+                  ),
                 GraphNotFound: (error) =>
                   Effect.fail(
                     new NotFound({
