@@ -1,5 +1,6 @@
 /**
- * The HTTP server: the `WeftApi` routes, `/api/openapi.json`, and JSON errors, on Node's `http` server.
+ * The HTTP server: the `WeftApi` routes, `/api/openapi.json`, the WebSocket at `/api/ws`, and JSON errors,
+ * on Node's `http` server.
  *
  * @since 0.1.0
  */
@@ -15,6 +16,7 @@ import { BlocksLive } from "./api/Blocks.js"
 import { JsonErrors, RequestValidationLive } from "./api/Errors.js"
 import { GraphsLive } from "./api/Graphs.js"
 import { RunsLive } from "./api/Runs.js"
+import * as Ws from "./api/Ws.js"
 
 /**
  * Where and how the server listens.
@@ -32,6 +34,8 @@ export interface ServerOptions {
   readonly shutdownTimeoutMs?: number
   /** Sign-in (better-auth sessions by default; see `AuthOptions`). */
   readonly auth?: AuthOptions
+  /** The WebSocket API at `/api/ws`: heartbeat interval and limits. */
+  readonly ws?: Ws.WsOptions
 }
 
 /** The default port of `weft serve`. */
@@ -64,7 +68,7 @@ export const apiLayer = Layer.mergeAll(
  * @category layers
  */
 export const layer = (options: ServerOptions = {}) =>
-  HttpRouter.serve(Layer.provide(apiLayer, Auth.layer(options.auth)), {
+  HttpRouter.serve(Layer.provide(Layer.merge(apiLayer, Ws.routes(options.ws)), Auth.layer(options.auth)), {
     disableLogger: true,
     disableListenLog: true,
   }).pipe(
@@ -73,6 +77,7 @@ export const layer = (options: ServerOptions = {}) =>
         port: options.port ?? DEFAULT_PORT,
         host: options.host ?? DEFAULT_HOST,
         gracefulShutdownTimeout: `${options.shutdownTimeoutMs ?? 2000} millis`,
+        websocket: { maxPayload: Ws.maxFrameBytesOf(options.ws) },
       }),
     ),
     Layer.provide(

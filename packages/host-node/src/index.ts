@@ -7,6 +7,7 @@
 
 export * from "./Auth.js"
 export * as Api from "./api/Api.js"
+export * as Ws from "./api/Ws.js"
 export * from "./GraphStore.js"
 export * from "./Host.js"
 export * as Migrations from "./Migrations.js"
