@@ -154,6 +154,8 @@ export interface RunServiceShape {
   readonly resumeUnfinished: Effect.Effect<ReadonlyArray<string>, StoreError>
   /** Ends every event stream (the server is shutting down). */
   readonly shutdown: Effect.Effect<void>
+  /** Completes once `shutdown` has been called: long-lived connections close then. */
+  readonly closing: Effect.Effect<void>
 }
 
 const make = (options: RunServiceOptions) =>
@@ -625,6 +627,7 @@ const make = (options: RunServiceOptions) =>
       events,
       resumeUnfinished,
       shutdown: Effect.asVoid(Deferred.succeed(stopping, undefined)),
+      closing: Deferred.await(stopping),
     } satisfies RunServiceShape
   })
 

@@ -41,6 +41,9 @@ export interface SessionConfig {
   readonly gauges: WsGauges
 }
 
+/** The close code of a socket whose server is shutting down: going away. */
+const CLOSE_GOING_AWAY = 1001
+
 /** The close code of a socket whose session ended (signed out, expired): policy violation. */
 export const CLOSE_SESSION_ENDED = 1008
 
@@ -285,6 +288,15 @@ export const make = (config: SessionConfig) =>
           }
         }
 
+        // The server is shutting down: close at once (1001) rather than hold the shutdown.
+        yield* Effect.forkScoped(
+          Effect.andThen(
+            service.closing,
+            Effect.ignore(
+              writer.write(new Socket.CloseEvent(CLOSE_GOING_AWAY, "the server is shutting down")),
+            ),
+          ),
+        )
         // Heartbeats; each first checks that the session is still valid (a signed-out user's socket closes).
         yield* Effect.forkScoped(
           Effect.gen(function* () {
