@@ -277,6 +277,12 @@ export interface BlockOptions<I extends Schema.Struct.Fields, O extends Schema.S
   readonly deterministic?: boolean
   /** Needs a human review before it runs when the safe mode is on (R16). */
   readonly sensitive?: boolean
+  /**
+   * Why this block must not run (deprecated, unsafe…): a graph using it does not validate (R4), so no run,
+   * sub-graph or trigger can execute it, and `runBlock` refuses it. It is still listed and importable.
+   * Operators can disable more blocks with the registry's `disabled` option.
+   */
+  readonly disabled?: string
   /** Accepts input pins that the input schema does not declare (they are passed through as-is). */
   readonly openInputs?: boolean
   /** May yield output pins that the output schema does not declare; they are not validated (R3). */

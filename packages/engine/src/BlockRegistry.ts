@@ -19,6 +19,18 @@ export interface BlockRegistryShape {
   readonly resolve: (id: string) => Effect.Effect<AnyBlock, BlockNotFound>
   /** Every block, once each, in registration order. */
   readonly list: () => ReadonlyArray<AnyBlock>
+  /** Why the block with this id or alias must not run (`Block.disabled`, or the registry's option), if so. */
+  readonly disabled: (id: string) => string | undefined
+}
+
+/**
+ * Options of a registry.
+ *
+ * @category models
+ */
+export interface RegistryOptions {
+  /** Block ids or aliases that must not run here (an operator's choice), besides blocks marked `disabled`. */
+  readonly disabled?: ReadonlyArray<string>
 }
 
 /**
@@ -28,6 +40,7 @@ export interface BlockRegistryShape {
  */
 export const makeRegistry = (
   sets: ReadonlyArray<BlockSet>,
+  options: RegistryOptions = {},
 ): Effect.Effect<BlockRegistryShape, DuplicateBlockId> =>
   Effect.suspend(() => {
     const byId = new Map<string, { block: AnyBlock; owner: string }>()
@@ -46,7 +59,17 @@ export const makeRegistry = (
       }
     }
     const get = (id: string) => byId.get(id)?.block
+    const turnedOff = new Set<AnyBlock>()
+    for (const id of options.disabled ?? []) {
+      const block = get(id)
+      if (block !== undefined) turnedOff.add(block)
+    }
     return Effect.succeed<BlockRegistryShape>({
+      disabled: (id) => {
+        const block = get(id)
+        if (block === undefined) return undefined
+        return block.disabled ?? (turnedOff.has(block) ? "disabled on this server" : undefined)
+      },
       get,
       resolve: (id) => {
         const block = get(id)
@@ -69,6 +92,8 @@ export class BlockRegistry extends Context.Service<BlockRegistry, BlockRegistryS
    *
    * @category layers
    */
-  static readonly layer = (sets: ReadonlyArray<BlockSet>): Layer.Layer<BlockRegistry, DuplicateBlockId> =>
-    Layer.effect(BlockRegistry, makeRegistry(sets))
+  static readonly layer = (
+    sets: ReadonlyArray<BlockSet>,
+    options: RegistryOptions = {},
+  ): Layer.Layer<BlockRegistry, DuplicateBlockId> => Layer.effect(BlockRegistry, makeRegistry(sets, options))
 }

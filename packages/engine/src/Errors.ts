@@ -104,6 +104,20 @@ export class BlockFailed extends Data.TaggedError("BlockFailed")<{
 }> {}
 
 /**
+ * The block must not run: it is disabled (`Block.disabled`, or by the registry's `disabled` option).
+ *
+ * @category errors
+ */
+export class BlockDisabled extends Data.TaggedError("BlockDisabled")<{
+  readonly blockId: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Block ${this.blockId} is disabled: ${this.reason}`
+  }
+}
+
+/**
  * A node execution took longer than its timeout (W2).
  *
  * @category errors

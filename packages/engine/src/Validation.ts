@@ -28,13 +28,21 @@ const put = (errors: ValidationErrors, node: string, field: string, message: str
  *
  * @category validation
  */
-export const validateGraph = (graph: Graph, registry: Pick<BlockRegistryShape, "get">): ValidationErrors => {
+export const validateGraph = (
+  graph: Graph,
+  registry: Pick<BlockRegistryShape, "get"> & Partial<Pick<BlockRegistryShape, "disabled">>,
+): ValidationErrors => {
   const errors: ValidationErrors = {}
   const nodes = new Map<string, { node: Node; block: AnyBlock | undefined }>()
   for (const node of graph.nodes) {
     if (nodes.has(node.id)) put(errors, node.id, "id", `duplicate node id ${node.id}`)
     const block = registry.get(node.blockId)
     if (block === undefined) put(errors, node.id, "blockId", `unknown block ${node.blockId}`)
+    else {
+      const disabled = registry.disabled?.(node.blockId) ?? block.disabled
+      if (disabled !== undefined)
+        put(errors, node.id, "blockId", `block ${node.blockId} is disabled: ${disabled}`)
+    }
     nodes.set(node.id, { node, block })
   }
 

@@ -6,7 +6,7 @@
  */
 import { Context, Effect, Stream } from "effect"
 import type { AnyBlock, BlockContext, BlockResources, ResolvedCredentials, ReviewDecision } from "./Block.js"
-import { BlockFailed } from "./Errors.js"
+import { BlockDisabled, BlockFailed } from "./Errors.js"
 import { checkOutput, decodeInput, invoke } from "./internal/invoke.js"
 
 /**
@@ -23,6 +23,8 @@ export interface RunBlockOptions {
   /** Resolved credentials, by field name, for `ctx.credentials`. */
   readonly credentials?: Readonly<Record<string, ResolvedCredentials>>
   readonly resources?: BlockResources
+  /** Why the block must not run here (e.g. `BlockRegistry.disabled(id)`); `Block.disabled` by default. */
+  readonly disabled?: string
 }
 
 /**
@@ -43,8 +45,10 @@ export const runBlockEffect = (
   block: AnyBlock,
   input: Readonly<Record<string, unknown>>,
   options: RunBlockOptions = {},
-): Effect.Effect<BlockOutputs, BlockFailed> =>
-  Effect.suspend(() => {
+): Effect.Effect<BlockOutputs, BlockFailed | BlockDisabled> =>
+  Effect.suspend((): Effect.Effect<BlockOutputs, BlockFailed | BlockDisabled> => {
+    const disabled = options.disabled ?? block.disabled
+    if (disabled !== undefined) return Effect.fail(new BlockDisabled({ blockId: block.id, reason: disabled }))
     const decoded = decodeInput(block, { ...input })
     if (!decoded.ok) {
       return Effect.fail(

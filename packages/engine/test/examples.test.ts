@@ -46,7 +46,7 @@ describe("single-block runs and examples", () => {
 
   it("R3: runBlock refuses invalid input with BlockFailed naming the field", async () => {
     const error = await Effect.runPromise(Effect.flip(runBlockEffect(Split, { text: null, delimiter: "," })))
-    expect(error).toBeInstanceOf(BlockFailed)
+    if (!(error instanceof BlockFailed)) throw new Error(`expected BlockFailed, got ${error._tag}`)
     expect(error.reason).toBe("InvalidInput")
     expect(error.field).toBe("text")
     expect(error.message).toMatch(/text: Expected string/)

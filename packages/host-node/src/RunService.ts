@@ -63,6 +63,8 @@ export class RunOwner extends Context.Service<
 export interface RunServiceOptions {
   /** Block sets the executor runs (default: `[coreBlocks]`). */
   readonly blocks?: ReadonlyArray<Block.BlockSet>
+  /** Block ids or aliases that must not run on this server: graphs using them do not validate. */
+  readonly disabledBlocks?: ReadonlyArray<string>
   /** Shared resources for blocks (`LlmConfig`, `SafeHttp`…), as `ExecutorConfig.resources`. */
   readonly resources?: BlockResources
   /** Resolves credential references; without it, blocks with required credentials fail. */
@@ -670,7 +672,13 @@ export class RunService extends Context.Service<RunService, RunServiceShape>()("
     })
     const engine = Layer.provideMerge(
       executor,
-      Layer.mergeAll(BlockRegistry.layer(options.blocks ?? [coreBlocks]), PgRunStore.layer, ownerLoader),
+      Layer.mergeAll(
+        BlockRegistry.layer(options.blocks ?? [coreBlocks], {
+          ...(options.disabledBlocks === undefined ? {} : { disabled: options.disabledBlocks }),
+        }),
+        PgRunStore.layer,
+        ownerLoader,
+      ),
     )
     return Layer.effect(RunService, make(options)).pipe(Layer.provide(engine), Layer.orDie)
   }

@@ -41,6 +41,8 @@ export const BlockInfo = Schema.Struct({
   kind: Schema.Literals(["standard", "input", "output", "note"]),
   inputSchema: JsonObject,
   outputSchema: JsonObject,
+  /** Why the block must not run on this server; absent for blocks that run. */
+  disabled: Schema.optionalKey(Schema.String),
 })
 
 /**
@@ -302,7 +304,7 @@ export class BlocksApi extends HttpApiGroup.make("blocks")
       params: { id: Id },
       payload: BlockExecuteRequest,
       success: Schema.Struct({ outputs: Schema.Array(BlockOutput) }),
-      error: [NotFound, BadRequest],
+      error: [NotFound, BadRequest, Conflict],
     }),
   ) {}
 

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { RunService } from "../RunService.js"
 import { WeftApi } from "./Api.js"
-import { badRequest, NotFound } from "./Errors.js"
+import { badRequest, Conflict, NotFound } from "./Errors.js"
 
 /**
  * The blocks handlers.
@@ -18,6 +18,10 @@ import { badRequest, NotFound } from "./Errors.js"
 export const BlocksLive = HttpApiBuilder.group(WeftApi, "blocks", (handlers) =>
   Effect.gen(function* () {
     const { registry, resources } = yield* RunService
+    const disabledOf = (id: string): { readonly disabled?: string } => {
+      const reason = registry.disabled(id)
+      return reason === undefined ? {} : { disabled: reason }
+    }
     const catalogue = registry.list().map((block) => ({
       id: block.id,
       version: block.version,
@@ -28,6 +32,7 @@ export const BlocksLive = HttpApiBuilder.group(WeftApi, "blocks", (handlers) =>
       kind: block.kind,
       inputSchema: block.inputJsonSchema(),
       outputSchema: block.outputJsonSchema(),
+      ...disabledOf(block.id),
     }))
     return handlers
       .handle("list", () => Effect.succeed(catalogue))
@@ -40,11 +45,17 @@ export const BlocksLive = HttpApiBuilder.group(WeftApi, "blocks", (handlers) =>
               badRequest("This block does not run", { id: "a note block never runs" }),
             )
           }
-          const outputs = yield* runBlockEffect(block, payload.input, { resources }).pipe(
+          const disabled = registry.disabled(params.id)
+          const outputs = yield* runBlockEffect(block, payload.input, {
+            resources,
+            ...(disabled === undefined ? {} : { disabled }),
+          }).pipe(
             Effect.mapError((failure) =>
-              badRequest("Invalid block input", {
-                [failure.field === undefined ? "input" : `input.${failure.field}`]: failure.message,
-              }),
+              failure._tag === "BlockDisabled"
+                ? new Conflict({ error: failure.message })
+                : badRequest("Invalid block input", {
+                    [failure.field === undefined ? "input" : `input.${failure.field}`]: failure.message,
+                  }),
             ),
           )
           return { outputs: outputs.map(([pin, value]) => ({ pin, value })) }

@@ -10,6 +10,7 @@ import { Context } from "effect"
 import type { AuthOptions } from "../Auth.js"
 import { DEFAULT_DATA_DIR, type HostOptions, type RunningHost, startHost } from "../Host.js"
 import { DEFAULT_HOST, DEFAULT_PORT } from "../Server.js"
+import { disabledBlocksOf } from "./disabled-blocks.js"
 
 /**
  * The help text of `weft serve`.
@@ -126,7 +127,10 @@ export const serveOptions = (
       ...(databaseUrl === undefined
         ? {}
         : { databaseUrl, queue: values.inline === true ? "inline" : "workers" }),
-      ...(resources === undefined ? {} : { runs: { resources } }),
+      runs: {
+        ...(resources === undefined ? {} : { resources }),
+        ...disabledBlocksOf(env),
+      },
     },
   }
 }

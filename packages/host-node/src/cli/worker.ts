@@ -9,6 +9,7 @@ import { parseArgs } from "node:util"
 import { SafeHttp, SafeHttpClient } from "@weft/blocks"
 import { Context, Duration } from "effect"
 import { startWorker, type WorkerOptions } from "../Worker.js"
+import { disabledBlocksOf } from "./disabled-blocks.js"
 
 /**
  * The help text of `weft worker`.
@@ -92,7 +93,10 @@ export const workerOptions = (
       ...(staleAfter === undefined ? {} : { staleAfter: Duration.millis(staleAfter * 1000) }),
       ...(poll === undefined ? {} : { pollInterval: Duration.millis(poll * 1000) }),
       ...(values.id === undefined ? {} : { id: values.id }),
-      ...(resources === undefined ? {} : { runs: { resources } }),
+      runs: {
+        ...(resources === undefined ? {} : { resources }),
+        ...disabledBlocksOf(env),
+      },
     },
   }
 }
