@@ -184,8 +184,8 @@ describe("runs", () => {
     expect((await api.get<RunView>(`/api/runs/${runId}`)).body.outputs).toEqual({
       greeting: ["Hello, once!"],
     })
-    // A later start with the same key still answers the same run; another key starts another run.
-    expect((await startRun(graphId, { inputs: { topic: "x" } }, { "idempotency-key": key })).id).toBe(runId)
+    // A later start with the same key and request still answers the same run; another key starts another run.
+    expect((await startRun(graphId, { inputs: { topic: "once" } }, { "idempotency-key": key })).id).toBe(runId)
     expect(
       (await startRun(graphId, { inputs: { topic: "x" } }, { "idempotency-key": `${key}-2` })).id,
     ).not.toBe(runId)
