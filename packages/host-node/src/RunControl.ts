@@ -151,34 +151,38 @@ export const pending = (
   Effect.gen(function* () {
     if (runIds.length === 0) return { stops: [], decisions: [] }
     const sql = yield* Sql
-    const ids = Sql.json(runIds)
-    const stops = yield* sql.query<{ id: string }>(
-      `SELECT id FROM runs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))
-         AND stop_requested_at IS NOT NULL AND status NOT IN ${FINAL}`,
-      [ids],
-    )
-    yield* sql.query(
-      `DELETE FROM run_decisions d
-       WHERE d.run_id IN (SELECT jsonb_array_elements_text($1::jsonb))
-         AND NOT EXISTS (SELECT 1 FROM node_executions e WHERE e.id = d.execution_id AND e.status = 'REVIEW')`,
-      [ids],
-    )
-    const decisions = yield* sql.query<{
+    // One statement: it runs at the start of every drive. The DELETE's effect is not visible to the SELECTs
+    // of the same statement, hence the anti-join against what it deleted.
+    const rows = yield* sql.query<{
+      kind: "stop" | "decision"
       run_id: string
-      execution_id: string
-      decision: Block.ReviewDecision
+      execution_id: string | null
+      decision: Block.ReviewDecision | null
     }>(
-      `SELECT d.run_id, d.execution_id, d.decision FROM run_decisions d
-       WHERE d.run_id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY d.created_at`,
-      [ids],
+      `WITH ids AS (SELECT jsonb_array_elements_text($1::jsonb) AS id),
+       stale AS (
+         DELETE FROM run_decisions d
+         WHERE d.run_id IN (SELECT id FROM ids)
+           AND NOT EXISTS (SELECT 1 FROM node_executions e WHERE e.id = d.execution_id AND e.status = 'REVIEW')
+         RETURNING d.run_id, d.execution_id)
+       SELECT 'stop' AS kind, r.id AS run_id, NULL AS execution_id, NULL::jsonb AS decision, r.created_at AS at
+       FROM runs r
+       WHERE r.id IN (SELECT id FROM ids) AND r.stop_requested_at IS NOT NULL AND r.status NOT IN ${FINAL}
+       UNION ALL
+       SELECT 'decision', d.run_id, d.execution_id, d.decision, d.created_at
+       FROM run_decisions d
+       WHERE d.run_id IN (SELECT id FROM ids)
+         AND NOT EXISTS (SELECT 1 FROM stale s WHERE s.run_id = d.run_id AND s.execution_id = d.execution_id)
+       ORDER BY at`,
+      [Sql.json(runIds)],
     )
     return {
-      stops: stops.map((row) => row.id),
-      decisions: decisions.map((row) => ({
-        runId: row.run_id,
-        executionId: row.execution_id,
-        decision: row.decision,
-      })),
+      stops: rows.filter((row) => row.kind === "stop").map((row) => row.run_id),
+      decisions: rows.flatMap((row) =>
+        row.kind === "decision" && row.execution_id !== null && row.decision !== null
+          ? [{ runId: row.run_id, executionId: row.execution_id, decision: row.decision }]
+          : [],
+      ),
     }
   })
 

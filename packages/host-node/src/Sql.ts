@@ -83,6 +83,11 @@ export interface PostgresOptions {
   readonly applicationName?: string
   /** Close connections idle for this long. Default: never. */
   readonly idleTimeoutSeconds?: number
+  /**
+   * Use prepared statements (parsed and planned once per connection). Default true; set false behind a
+   * pooler in transaction mode (PgBouncer), which cannot keep them.
+   */
+  readonly prepare?: boolean
 }
 
 /**

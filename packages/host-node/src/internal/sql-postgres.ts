@@ -39,17 +39,16 @@ const types = {
   },
 }
 
+/**
+ * A statement on a connection of the pool (or of a transaction). An interrupted statement is not cancelled:
+ * Postgres applies a cancel request to whatever the connection runs when it arrives, which may by then be
+ * another request's statement on the same pooled connection. The statement finishes and its rows are dropped.
+ */
 const queryOn =
-  (target: Target) =>
+  (target: Target, prepare: boolean) =>
   <Row>(text: string, params?: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<Row>, SqlError> =>
     Effect.tryPromise({
-      try: (signal) => {
-        const pending = target.unsafe(text, normalizeParams(params) as Params)
-        signal.addEventListener("abort", () => {
-          pending.cancel()
-        })
-        return pending
-      },
+      try: () => target.unsafe(text, normalizeParams(params) as Params, { prepare }),
       catch: (cause) => toSqlError(cause, text),
     }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<Row>))
 
@@ -61,7 +60,9 @@ const scriptOn =
       catch: (cause) => toSqlError(cause, text),
     }).pipe(Effect.asVoid)
 
-const txOf = (tx: postgres.TransactionSql): SqlTx => ({ query: queryOn(tx), script: scriptOn(tx) })
+const txOf =
+  (prepare: boolean) =>
+  (tx: postgres.TransactionSql): SqlTx => ({ query: queryOn(tx, prepare), script: scriptOn(tx) })
 
 export const makePostgres = (
   url: string,
@@ -84,14 +85,15 @@ export const makePostgres = (
       }),
       (sql) => Effect.promise(() => sql.end({ timeout: 5 })),
     )
-    const query = queryOn(sql)
+    const prepare = options.prepare ?? true
+    const query = queryOn(sql, prepare)
     // Fail at start-up, not at the first request, when the server is unreachable.
     yield* query("SELECT 1")
     const shape: SqlShape = {
       dialect: "postgres",
       query,
       script: scriptOn(sql),
-      transaction: (f) => bridgeTransaction((body) => sql.begin(body), txOf, f),
+      transaction: (f) => bridgeTransaction((body) => sql.begin(body), txOf(prepare), f),
       listen: (channel, onPayload) => {
         const invalid = checkChannel(channel)
         if (invalid !== undefined) return Effect.fail(invalid)
