@@ -101,4 +101,27 @@ describe("on Postgres", () => {
       message: ["done"],
     })
   })
+
+  it("subscribers that hang up early never break other requests (an interrupted query is not cancelled)", async () => {
+    const api = client(host.url, alice)
+    const graphId = (await api.post<{ id: string }>("/api/graphs", helloGraph("Hang-ups"))).body.id
+    const statuses: Array<number> = []
+    // Sequential rounds of a start and a stream closed after its first event, 4 at a time.
+    for (let round = 0; round < 15; round++) {
+      await Promise.all(
+        Array.from({ length: 4 }, async (_, i) => {
+          const started = await api.post<{ id: string }>(`/api/graphs/${graphId}/runs`, {
+            inputs: { topic: `t${round}-${i}` },
+          })
+          statuses.push(started.status)
+          if (started.status !== 201) return
+          await readSse(`${host.url}/api/runs/${started.body.id}/events`, {
+            headers: alice.headers,
+            stopAfter: (frame) => frame.id !== undefined,
+          })
+        }),
+      )
+    }
+    expect(statuses).toEqual(statuses.map(() => 201))
+  })
 })
