@@ -1,11 +1,17 @@
 /**
  * Who is calling: sign-in with better-auth (email and password, sessions in the host's database, mounted
- * at `/api/auth/*`), and the owner every API route acts for, the session's user id.
+ * at `/api/auth/*`), and the owner every API route acts for, the user of the session or of the API key.
  *
- * Every `/api/*` route except `/api/auth/*`, `/api/openapi.json` and `GET /api/blocks` needs a session
- * cookie (401 otherwise). State-changing requests sent by a page on another origin are refused (403), and
- * no CORS headers are ever granted. Session cookies are `HttpOnly`, `SameSite=Lax`, and `Secure` when the
- * server's public URL is https.
+ * Every `/api/*` route except `/api/auth/*`, `/api/openapi.json` and the public ones (`GET /api/blocks`)
+ * needs a session cookie or an API key (`Authorization: Bearer weft_…`, see `auth/api-keys.ts`); 401
+ * otherwise. A key acts for its user with only its scopes: each route declares the scope it needs
+ * (`auth/scopes.ts`), and a key without it is refused with 403 naming the scope. State-changing requests
+ * sent with the cookie by a page on another origin are refused (403), and no CORS headers are ever granted
+ * (so no page on another origin can send an `Authorization` header either). Session cookies are `HttpOnly`,
+ * `SameSite=Lax`, and `Secure` when the server's public URL is https.
+ *
+ * Sign-in is rate-limited per client address (sign-in and sign-up attempts) and per account (failed
+ * sign-ins for one email address, from any address); a refusal is a 429 with `Retry-After`.
  *
  * The development mode (`mode: "off"`, `weft serve --auth off`) signs nobody in: every request acts for
  * the single user `"local"`.
@@ -16,18 +22,52 @@ import { Context, Data, Effect, Layer, Option } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware } from "effect/http-api"
 import { Forbidden, Unauthorized } from "./api/Errors.js"
+import type { ApiKeysHandle } from "./auth/api-keys.js"
 import {
   AUTH_BASE_PATH,
   type BetterAuthHandle,
   CLIENT_IP_HEADER,
   makeBetterAuth,
-  type RateLimit,
 } from "./auth/better-auth.js"
 import { crossSiteRefusal, trustedOriginsOf } from "./auth/origin.js"
+import {
+  memoryRateLimitStore,
+  type RateLimit,
+  type RateLimitStore,
+  ruleProblem,
+  sqlRateLimitStore,
+  tooManyRequestsResponse,
+} from "./auth/rate-limit.js"
+import {
+  accountKeyOf,
+  clientAddress,
+  DEFAULT_SIGN_IN_ACCOUNT_RATE_LIMIT,
+  DEFAULT_SIGN_IN_RATE_LIMIT,
+  SIGN_IN_EMAIL_PATH,
+} from "./auth/rate-limit-sign-in.js"
+import {
+  type ApiScope,
+  accessOf,
+  InsufficientScope,
+  missingScopes,
+  type RouteAccess,
+  SESSION_ONLY,
+} from "./auth/scopes.js"
 import { MIN_SECRET_LENGTH, secretFromFile } from "./auth/secret.js"
 import { Sql } from "./Sql.js"
 
-export { AUTH_BASE_PATH, type RateLimit } from "./auth/better-auth.js"
+export { API_KEY_PREFIX, type ApiKeyInfo, type CreatedApiKey } from "./auth/api-keys.js"
+export { AUTH_BASE_PATH } from "./auth/better-auth.js"
+export { type RateLimit, RateLimited, TooManyRequests } from "./auth/rate-limit.js"
+export { DEFAULT_SIGN_IN_ACCOUNT_RATE_LIMIT, DEFAULT_SIGN_IN_RATE_LIMIT } from "./auth/rate-limit-sign-in.js"
+export {
+  API_SCOPES,
+  type ApiScope,
+  InsufficientScope,
+  PublicRoute,
+  RequiredScope,
+  type RouteAccess,
+} from "./auth/scopes.js"
 export { SECRET_FILE } from "./auth/secret.js"
 
 /**
@@ -64,10 +104,14 @@ export interface AuthOptions {
   readonly trustedOrigins?: ReadonlyArray<string>
   /** Sign-in and sign-up attempts allowed per client address. Default 10 per 60 s. */
   readonly signInRateLimit?: RateLimit
+  /** Failed sign-ins allowed per account (email address), from any address. Default 10 per 900 s. */
+  readonly signInAccountRateLimit?: RateLimit
+  /**
+   * Addresses of reverse proxies whose `X-Forwarded-For` names the client (for the per-address limit).
+   * Default none: the socket's address is the client's.
+   */
+  readonly trustedProxies?: ReadonlyArray<string>
 }
-
-/** The default sign-in rate limit: 10 attempts per minute per client address. */
-export const DEFAULT_SIGN_IN_RATE_LIMIT: RateLimit = { window: 60, max: 10 }
 
 /**
  * The sign-in configuration cannot work: no secret on Postgres, a short secret, a bad public URL.
@@ -80,6 +124,16 @@ export class AuthConfigError extends Data.TaggedError("AuthConfigError")<{
 }> {}
 
 /**
+ * Who sent a request: the user it acts for, and the API key it came with (none for a session).
+ *
+ * @category models
+ */
+export interface Caller {
+  readonly owner: string
+  readonly apiKey?: { readonly id: string; readonly scopes: ReadonlyArray<ApiScope> }
+}
+
+/**
  * The service's interface.
  *
  * @category models
@@ -89,10 +143,26 @@ export interface AuthShape {
   /** The server's public URL, whose origin (with the trusted ones) may send state-changing requests. */
   readonly baseUrl: string
   readonly trustedOrigins: ReadonlyArray<string>
-  /** The owner of an API request: the session's user (or `"local"` with sign-in off). */
+  /**
+   * Who sent a request: the API key's user for `Authorization: Bearer <key>` (401 for a bad key), else the
+   * session's user (401 without one; 403 for a state-changing request from a page on another origin), or
+   * `"local"` with sign-in off.
+   */
+  readonly callerOf: (
+    request: HttpServerRequest.HttpServerRequest,
+  ) => Effect.Effect<Caller, Unauthorized | Forbidden>
+  /**
+   * The owner of a request to a route with `access` (default: sessions only): `callerOf`, then 403 for an API
+   * key without the scope.
+   */
   readonly ownerOf: (
     request: HttpServerRequest.HttpServerRequest,
+    access?: RouteAccess,
   ) => Effect.Effect<string, Unauthorized | Forbidden>
+  /** API keys; `undefined` with sign-in off. */
+  readonly apiKeys: ApiKeysHandle | undefined
+  /** The rate-limit buckets: the database's, or this process's memory with sign-in off. */
+  readonly rateLimits: RateLimitStore
   /** Answers a request under `/api/auth`. */
   readonly handle: (
     request: HttpServerRequest.HttpServerRequest,
@@ -104,8 +174,63 @@ const forbidden = (reason: string) =>
 
 const unauthorized = new Unauthorized({
   error:
-    "Sign in first: this route needs a session cookie (POST /api/auth/sign-in/email or /api/auth/sign-up/email)",
+    "Sign in first: this route needs a session cookie (POST /api/auth/sign-in/email or /api/auth/sign-up/email) or an API key (Authorization: Bearer <key>)",
 })
+
+const badKey = new Unauthorized({
+  error: "The API key is not valid: unknown, revoked or expired (Authorization: Bearer <key>)",
+})
+
+const badScheme = new Unauthorized({
+  error: "Unsupported Authorization header: send an API key as Authorization: Bearer <key>",
+})
+
+/** The route of a request, for messages: `POST /api/graphs/:id/runs`. */
+const routeName = (request: HttpServerRequest.HttpServerRequest, path?: string) =>
+  `${request.method} ${path ?? new URL(request.url, "http://host").pathname}`
+
+/** Why `caller` may not call a route with `access`, as the error to answer, or `undefined`. */
+const refusalOf = (
+  caller: Caller,
+  access: RouteAccess,
+  route: string,
+): Forbidden | InsufficientScope | undefined => {
+  if (caller.apiKey === undefined || access._tag === "Public") return undefined
+  if (access._tag === "SessionOnly") {
+    return new Forbidden({ error: `API keys cannot call ${route}: sign in with a session (cookie) instead` })
+  }
+  const missing = missingScopes(caller.apiKey.scopes, access.anyOf)
+  if (missing.length === 0) return undefined
+  return new InsufficientScope({
+    error: `This API key lacks the scope ${missing.join(" or ")}, which ${route} needs`,
+    scopes: [...missing],
+  })
+}
+
+/** The API key of an `Authorization` header, `null` for another scheme, `undefined` without the header. */
+const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | null | undefined => {
+  const header = request.headers.authorization
+  if (header === undefined || header === "") return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match?.[1] ?? null
+}
+
+/**
+ * better-auth's own API-key routes are not exposed: keys are managed at `/api/api-keys`. The path is compared
+ * decoded, without repeated slashes and in lower case, as a router might read it.
+ */
+const isHiddenAuthRoute = (path: string): boolean => {
+  let plain: string
+  try {
+    plain = decodeURIComponent(path)
+  } catch {
+    return true
+  }
+  return plain.replace(/\/+/g, "/").toLowerCase().startsWith(`${AUTH_BASE_PATH}/api-key`)
+}
+
+const notFoundJson = (error: string) =>
+  HttpServerResponse.jsonUnsafe({ _tag: "NotFound", error }, { status: 404 })
 
 /** Headers that describe one hop of the connection, never passed on. */
 const HOP_HEADERS = new Set([
@@ -181,16 +306,40 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
           try: () => trustedOriginsOf(baseUrl, options.trustedOrigins),
           catch: () => new AuthConfigError({ field: "trustedOrigins", message: "each must be a URL" }),
         })
+        const signInRateLimit = options.signInRateLimit ?? DEFAULT_SIGN_IN_RATE_LIMIT
+        const accountRateLimit = options.signInAccountRateLimit ?? DEFAULT_SIGN_IN_ACCOUNT_RATE_LIMIT
+        for (const [field, rule] of [
+          ["signInRateLimit", signInRateLimit],
+          ["signInAccountRateLimit", accountRateLimit],
+        ] as const) {
+          const problem = ruleProblem(rule)
+          if (problem !== undefined) return yield* new AuthConfigError({ field, message: problem })
+        }
         const refuseCrossSite = (request: HttpServerRequest.HttpServerRequest) => {
           const reason = crossSiteRefusal(request.method, request.headers, trustedOrigins)
           return reason === undefined ? Effect.void : Effect.fail(forbidden(reason))
         }
+        const ownerOfCaller =
+          (callerOf: AuthShape["callerOf"]): AuthShape["ownerOf"] =>
+          (request, access = SESSION_ONLY) =>
+            Effect.flatMap(callerOf(request), (caller) => {
+              const refusal = refusalOf(caller, access, routeName(request))
+              if (refusal === undefined) return Effect.succeed(caller.owner)
+              return Effect.fail(
+                refusal instanceof Forbidden ? refusal : new Forbidden({ error: refusal.error }),
+              )
+            })
         if (options.mode === "off") {
+          const callerOf: AuthShape["callerOf"] = (request) =>
+            Effect.as(refuseCrossSite(request), { owner: LOCAL_OWNER })
           return {
             mode: "off",
             baseUrl,
             trustedOrigins,
-            ownerOf: (request) => Effect.as(refuseCrossSite(request), LOCAL_OWNER),
+            callerOf,
+            ownerOf: ownerOfCaller(callerOf),
+            apiKeys: undefined,
+            rateLimits: memoryRateLimitStore(),
             handle: () =>
               Effect.succeed(
                 HttpServerResponse.jsonUnsafe(
@@ -202,6 +351,7 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
         }
         const secret = yield* resolveSecret(options)
         const sql = yield* Sql
+        const rateLimits = sqlRateLimitStore(sql)
         const auth: BetterAuthHandle = yield* Effect.tryPromise({
           try: () =>
             makeBetterAuth({
@@ -209,7 +359,8 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
               secret,
               baseUrl,
               trustedOrigins,
-              signInRateLimit: options.signInRateLimit ?? DEFAULT_SIGN_IN_RATE_LIMIT,
+              signInRateLimit,
+              rateLimits,
             }),
           catch: (error) =>
             new AuthConfigError({
@@ -217,18 +368,33 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
               message: `better-auth did not start: ${String(error)}`,
             }),
         })
+        const callerOf: AuthShape["callerOf"] = (request) =>
+          Effect.gen(function* () {
+            const bearer = bearerOf(request)
+            if (bearer === null) return yield* Effect.fail(badScheme)
+            if (bearer !== undefined) {
+              // No cookie is involved, and no page on another origin can set the header (no CORS is
+              // granted), so a key needs no cross-site check.
+              const key = yield* Effect.promise(() => auth.apiKeys.verify(bearer))
+              if (key === undefined) return yield* Effect.fail(badKey)
+              return { owner: key.owner, apiKey: { id: key.id, scopes: key.scopes } }
+            }
+            yield* refuseCrossSite(request)
+            const cookie = request.headers.cookie
+            if (cookie === undefined || cookie === "") return yield* Effect.fail(unauthorized)
+            const userId = yield* Effect.promise(() => auth.userId(new Headers({ cookie })))
+            return userId === undefined ? yield* Effect.fail(unauthorized) : { owner: userId }
+          })
+        const tooMany = (what: string, retryAfter: number) =>
+          tooManyRequestsResponse(`Too many ${what}; retry in ${retryAfter} s`, retryAfter)
         return {
           mode: "session",
           baseUrl,
           trustedOrigins,
-          ownerOf: (request) =>
-            Effect.gen(function* () {
-              yield* refuseCrossSite(request)
-              const cookie = request.headers.cookie
-              if (cookie === undefined || cookie === "") return yield* Effect.fail(unauthorized)
-              const userId = yield* Effect.promise(() => auth.userId(new Headers({ cookie })))
-              return userId === undefined ? yield* Effect.fail(unauthorized) : userId
-            }),
+          callerOf,
+          ownerOf: ownerOfCaller(callerOf),
+          apiKeys: auth.apiKeys,
+          rateLimits,
           handle: (request) =>
             Effect.gen(function* () {
               const refusal = crossSiteRefusal(request.method, request.headers, trustedOrigins)
@@ -236,21 +402,48 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
                 const { error } = forbidden(refusal)
                 return HttpServerResponse.jsonUnsafe({ _tag: "Forbidden", error }, { status: 403 })
               }
+              const url = new URL(request.url, baseUrl)
+              if (isHiddenAuthRoute(url.pathname)) {
+                return notFoundJson("No such route: API keys are managed at /api/api-keys")
+              }
               const headers = new Headers()
               for (const [name, value] of Object.entries(request.headers)) {
                 if (!HOP_HEADERS.has(name) && name !== CLIENT_IP_HEADER) headers.set(name, value)
               }
-              // better-auth keys its rate limit on this header, which only the host sets: the socket address.
-              const ip = Option.getOrUndefined(request.remoteAddress)
+              // better-auth keys its rate limit on this header, which only the host sets: the socket address
+              // (or, from a trusted proxy, the client it forwards for).
+              const ip = clientAddress(
+                Option.getOrUndefined(request.remoteAddress),
+                request.headers["x-forwarded-for"],
+                options.trustedProxies ?? [],
+              )
               if (ip !== undefined) headers.set(CLIENT_IP_HEADER, ip)
               const hasBody = request.method !== "GET" && request.method !== "HEAD"
               const body = hasBody ? yield* request.arrayBuffer : undefined
-              const web = new Request(new URL(request.url, baseUrl), {
+              // A password sign-in takes one attempt from the account's bucket, given back unless it fails.
+              const account =
+                request.method === "POST" && url.pathname === `${AUTH_BASE_PATH}${SIGN_IN_EMAIL_PATH}`
+                  ? accountKeyOf(body)
+                  : undefined
+              if (account !== undefined) {
+                const decision = yield* Effect.orDie(rateLimits.take(account, accountRateLimit))
+                if (!decision.allowed) {
+                  return tooMany("failed sign-ins for this account", decision.retryAfter)
+                }
+              }
+              const web = new Request(url, {
                 method: request.method,
                 headers,
                 ...(body === undefined ? {} : { body }),
               })
               const response = yield* Effect.promise(() => auth.handler(web))
+              if (account !== undefined && response.status !== 401) {
+                yield* Effect.orDie(rateLimits.refund(account, accountRateLimit))
+              }
+              if (response.status === 429) {
+                const retryAfter = Math.max(1, Number(response.headers.get("x-retry-after") ?? "") || 60)
+                return tooMany("sign-in attempts from this address", retryAfter)
+              }
               return HttpServerResponse.fromWeb(response)
             }),
         } satisfies AuthShape
@@ -259,19 +452,17 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
 }
 
 /**
- * The API middleware that provides `CurrentOwner` to every endpoint: the session's user, 401 without one,
- * 403 for a cross-site state-changing request. `GET /api/blocks` (the shared catalogue) needs no session.
+ * The API middleware that provides `CurrentOwner` to every endpoint: the session's or the API key's user,
+ * 401 without one, 403 for a cross-site state-changing request with the cookie, and 403 for an API key
+ * without the scope the endpoint declares (`RequiredScope`; none declared: sessions only). Endpoints
+ * annotated `PublicRoute` need no caller.
  *
  * @category middleware
  */
 export class Authentication extends HttpApiMiddleware.Service<Authentication, { provides: CurrentOwner }>()(
   "@weft/host-node/Authentication",
-  { error: [Unauthorized, Forbidden] },
+  { error: [Unauthorized, Forbidden, InsufficientScope] },
 ) {}
-
-/** Routes anyone may call: they read nothing that belongs to a user. */
-const isPublic = (request: HttpServerRequest.HttpServerRequest): boolean =>
-  request.method === "GET" && new URL(request.url, "http://host").pathname === "/api/blocks"
 
 /** The owner given to public routes; they never read or write owned data. */
 const PUBLIC_OWNER = ""
@@ -285,11 +476,16 @@ export const AuthenticationLive: Layer.Layer<Authentication, never, Auth> = Laye
   Authentication,
   Effect.gen(function* () {
     const auth = yield* Auth
-    return (httpEffect) =>
+    return (httpEffect, { endpoint, group }) =>
       Effect.gen(function* () {
+        const access = accessOf(endpoint, group)
+        if (access._tag === "Public")
+          return yield* Effect.provideService(httpEffect, CurrentOwner, PUBLIC_OWNER)
         const request = yield* HttpServerRequest.HttpServerRequest
-        const owner = isPublic(request) ? PUBLIC_OWNER : yield* auth.ownerOf(request)
-        return yield* Effect.provideService(httpEffect, CurrentOwner, owner)
+        const caller = yield* auth.callerOf(request)
+        const refusal = refusalOf(caller, access, routeName(request, endpoint.path))
+        if (refusal !== undefined) return yield* Effect.fail(refusal)
+        return yield* Effect.provideService(httpEffect, CurrentOwner, caller.owner)
       })
   }),
 )

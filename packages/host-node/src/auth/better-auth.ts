@@ -1,13 +1,18 @@
 /**
  * better-auth on the host's own database (through a Kysely dialect on the same driver): email and
- * password sign-in, sessions in SQL, its tables created by its own migrations at start-up.
+ * password sign-in, sessions and API keys in SQL, its tables (and the host's rate-limit buckets) created by
+ * its own migrations at start-up.
  */
-import { type BetterAuthOptions, betterAuth } from "better-auth"
+import { apiKey } from "@better-auth/api-key"
+import { type BetterAuthOptions, type BetterAuthPlugin, betterAuth } from "better-auth"
 import { getMigrations } from "better-auth/db/migration"
+import { Effect } from "effect"
 import type { Dialect } from "kysely"
 import { PGliteDialect } from "kysely-pglite-dialect"
 import { PostgresJSDialect } from "kysely-postgres-js"
 import type { SqlRaw } from "../Sql.js"
+import { API_KEY_OPTIONS, type ApiKeysHandle, makeApiKeys } from "./api-keys.js"
+import { RATE_LIMIT_TABLE, type RateLimit, type RateLimitStore } from "./rate-limit.js"
 
 /** The request header that carries the client's socket address to better-auth (set by the host only). */
 export const CLIENT_IP_HEADER = "x-weft-client-ip"
@@ -15,13 +20,7 @@ export const CLIENT_IP_HEADER = "x-weft-client-ip"
 /** Where better-auth is mounted. */
 export const AUTH_BASE_PATH = "/api/auth"
 
-/** Sign-in and sign-up attempts allowed per client address and window. */
-export interface RateLimit {
-  /** The window, in seconds. */
-  readonly window: number
-  /** Requests allowed in one window. */
-  readonly max: number
-}
+export type { RateLimit } from "./rate-limit.js"
 
 /** What the host configures. */
 export interface BetterAuthConfig {
@@ -30,6 +29,8 @@ export interface BetterAuthConfig {
   readonly baseUrl: string
   readonly trustedOrigins: ReadonlyArray<string>
   readonly signInRateLimit: RateLimit
+  /** Where better-auth keeps its per-address request counts. */
+  readonly rateLimits: RateLimitStore
 }
 
 /** The part of better-auth the host uses. */
@@ -38,6 +39,8 @@ export interface BetterAuthHandle {
   readonly handler: (request: Request) => Promise<Response>
   /** The user id of the session in these headers' cookie, if it is valid. */
   readonly userId: (headers: Headers) => Promise<string | undefined>
+  /** API keys: create, list, revoke, verify. */
+  readonly apiKeys: ApiKeysHandle
 }
 
 const dialectOf = (raw: SqlRaw): Dialect =>
@@ -62,24 +65,33 @@ const migrate = async (options: BetterAuthOptions, raw: SqlRaw): Promise<void> =
 }
 
 /**
- * A fixed-window rate-limit store owned by one host (better-auth's "memory" store is one map shared by every
- * instance in the process).
+ * better-auth's request counts in the host's rate-limit buckets (shared by every process on the database;
+ * better-auth's "memory" store would be one map shared by every instance in the process).
  */
-const windowStore = () => {
-  const windows = new Map<string, { count: number; resetAt: number }>()
-  return {
-    consume: async (key: string, rule: { readonly window: number; readonly max: number }) => {
-      const now = Date.now()
-      for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k)
-      const current = windows.get(key) ?? { count: 0, resetAt: now + rule.window * 1000 }
-      if (current.count >= rule.max) {
-        return { allowed: false, retryAfter: Math.max(1, Math.ceil((current.resetAt - now) / 1000)) }
-      }
-      windows.set(key, { count: current.count + 1, resetAt: current.resetAt })
-      return { allowed: true, retryAfter: null }
+const bucketStorage = (store: RateLimitStore) => ({
+  consume: (key: string, rule: { readonly window: number; readonly max: number }) =>
+    Effect.runPromise(
+      Effect.map(store.take(`auth:${key}`, rule), (decision) =>
+        decision.allowed
+          ? { allowed: true, retryAfter: null }
+          : { allowed: false, retryAfter: decision.retryAfter },
+      ),
+    ),
+})
+
+/** The host's rate-limit buckets, a table created with better-auth's (see `rate-limit.ts`). */
+const rateLimitTable = {
+  id: "weft-rate-limits",
+  schema: {
+    weftRateLimit: {
+      modelName: RATE_LIMIT_TABLE,
+      fields: { tat: { type: "number", bigint: true, required: true } },
     },
-  }
-}
+  },
+} satisfies BetterAuthPlugin
+
+/** Refusals that are expected (a revoked or unknown API key) are answered, not logged. */
+const QUIET_ERRORS = ["Failed to validate API key"]
 
 /** Builds better-auth and runs its migrations. */
 export const makeBetterAuth = async (config: BetterAuthConfig): Promise<BetterAuthHandle> => {
@@ -94,7 +106,7 @@ export const makeBetterAuth = async (config: BetterAuthConfig): Promise<BetterAu
     trustedOrigins: [...config.trustedOrigins],
     rateLimit: {
       enabled: true,
-      customStorage: windowStore(),
+      customStorage: bucketStorage(config.rateLimits),
       window: 60,
       max: 100,
       customRules: {
@@ -107,8 +119,15 @@ export const makeBetterAuth = async (config: BetterAuthConfig): Promise<BetterAu
       defaultCookieAttributes: { sameSite: "lax", httpOnly: true, secure },
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
     },
+    plugins: [apiKey(API_KEY_OPTIONS), rateLimitTable],
     telemetry: { enabled: false },
-    logger: { level: "error" },
+    logger: {
+      level: "error",
+      log: (level, message, ...args) => {
+        if (QUIET_ERRORS.some((quiet) => message.includes(quiet))) return
+        console.error(`[better-auth] ${level}: ${message}`, ...args)
+      },
+    },
   } satisfies BetterAuthOptions
   await migrate(options, config.raw)
   const auth = betterAuth(options)
@@ -118,5 +137,6 @@ export const makeBetterAuth = async (config: BetterAuthConfig): Promise<BetterAu
       const session = await auth.api.getSession({ headers })
       return session?.user.id
     },
+    apiKeys: makeApiKeys(auth),
   }
 }
