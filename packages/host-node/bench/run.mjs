@@ -196,7 +196,7 @@ const startHostProcess = async (options) => {
 /** A `weft worker` process on `databaseUrl`. */
 const startWorkerProcess = (databaseUrl, id, extra = []) =>
   startProcess([MAIN, "worker", "--id", id, ...extra], {
-    env: { DATABASE_URL: databaseUrl },
+    env: { DATABASE_URL: databaseUrl, WEFT_CREDENTIALS_KEY: Buffer.alloc(32, 7).toString("base64") },
     ready: /is running/,
     label: `worker ${id}`,
   })

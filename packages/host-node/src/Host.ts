@@ -16,13 +16,19 @@ import { join } from "node:path"
 import { Cause, Context, Effect, Exit, Layer, Scope } from "effect"
 import { HttpServer } from "effect/http"
 import { SECRET_FILE } from "./Auth.js"
+import { CredentialStore } from "./credentials/CredentialStore.js"
+import { type CredentialKeyOptions, KEY_FILE } from "./credentials/Keys.js"
+import { runServiceLayer } from "./credentials/resolver.js"
 import { GraphStore } from "./GraphStore.js"
 import * as Migrations from "./Migrations.js"
+import * as Logging from "./ops/Logging.js"
 import { RunQueue } from "./Queue.js"
 import { RunQueries } from "./RunQueries.js"
 import { RunService, type RunServiceOptions } from "./RunService.js"
 import * as Server from "./Server.js"
 import { Sql } from "./Sql.js"
+import * as Triggers from "./triggers/schedules/Triggers.js"
+import { WebhookStore } from "./triggers/webhooks/WebhookStore.js"
 
 /**
  * How to start a host.
@@ -43,6 +49,17 @@ export interface HostOptions extends Server.ServerOptions {
    * `databaseUrl`): a start enqueues a graphile-worker job, and recovery is the workers' (heartbeats).
    */
   readonly queue?: "inline" | "workers"
+  /**
+   * The key that seals stored credentials (`WEFT_CREDENTIALS_KEY`) and previous keys. An embedded (PGlite)
+   * host generates one into `<dataDir>/weft-credentials-key` when none is given; a Postgres host without a
+   * key cannot store or use credentials (`weft serve` refuses to start without one).
+   */
+  readonly credentials?: CredentialKeyOptions
+  /**
+   * Schedules: this process fires them with a timer unless `queue` is `"workers"` (then the workers' jobs
+   * do); the timer's longest sleep, the clock, and when an interrupted fire is started again.
+   */
+  readonly schedules?: Triggers.ScheduleOptions
 }
 
 /** The default PGlite data directory of `weft serve`. */
@@ -95,20 +112,34 @@ const serverOptions = (options: HostOptions): Server.ServerOptions =>
         auth: { secretFile: join(options.dataDir ?? DEFAULT_DATA_DIR, SECRET_FILE), ...options.auth },
       }
 
+/** An embedded (PGlite) host keeps a generated credentials key in its data directory when none is given. */
+const credentialOptions = (options: HostOptions): CredentialKeyOptions =>
+  options.databaseUrl !== undefined && options.databaseUrl !== ""
+    ? (options.credentials ?? {})
+    : { keyFile: join(options.dataDir ?? DEFAULT_DATA_DIR, KEY_FILE), ...options.credentials }
+
 /**
  * Everything but the database: migrations, stores, the run service and the HTTP server.
  *
  * @category layers
  */
 export const layerWithoutSql = (options: HostOptions) => {
-  const stores = Layer.mergeAll(GraphStore.layer, RunQueries.layer)
+  const stores = Layer.mergeAll(
+    GraphStore.layer,
+    RunQueries.layer,
+    CredentialStore.layer(credentialOptions(options)),
+    WebhookStore.layer(credentialOptions(options)),
+  )
   const service =
     options.queue === "workers" && options.databaseUrl !== undefined && options.databaseUrl !== ""
-      ? RunService.layer(options.runs ?? {}).pipe(Layer.provide(RunQueue.layer(options.databaseUrl)))
-      : RunService.layer(options.runs ?? {})
+      ? runServiceLayer(options.runs).pipe(Layer.provideMerge(RunQueue.layer(options.databaseUrl)))
+      : runServiceLayer(options.runs)
   const runs = service.pipe(Layer.provideMerge(stores))
-  return Server.layer(serverOptions(options)).pipe(
+  const triggers = Triggers.layer({ ...options.schedules, timer: options.queue !== "workers" }).pipe(
     Layer.provideMerge(runs),
+  )
+  return Server.layer(serverOptions(options)).pipe(
+    Layer.provideMerge(triggers),
     Layer.provideMerge(Migrations.layer),
   )
 }
@@ -133,7 +164,7 @@ export const startHost = async (options: HostOptions = {}): Promise<RunningHost>
       const resumed =
         options.resume === false || options.queue === "workers" ? [] : yield* runs.resumeUnfinished
       return { runs, sql, server, resumed }
-    }),
+    }).pipe(Logging.provide(options.logging)),
   )
   if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -149,7 +180,9 @@ export const startHost = async (options: HostOptions = {}): Promise<RunningHost>
     database: sql.dialect,
     resumed,
     close: () => {
-      closing ??= Effect.runPromise(Effect.andThen(runs.shutdown, Scope.close(scope, Exit.void)))
+      closing ??= Effect.runPromise(
+        Effect.andThen(runs.shutdown, Scope.close(scope, Exit.void)).pipe(Logging.provide(options.logging)),
+      )
       return closing
     },
   }

@@ -38,6 +38,7 @@ import {
 import { Context, Deferred, Duration, Effect, Layer, Option, Queue, Schedule, Stream } from "effect"
 import { type GraphRef, GraphStore } from "./GraphStore.js"
 import { fingerprint } from "./internal/fingerprint.js"
+import * as RunObserver from "./ops/RunObserver.js"
 import { PgRunStore } from "./PgRunStore.js"
 import { RunQueue } from "./Queue.js"
 import * as RunControl from "./RunControl.js"
@@ -74,6 +75,11 @@ export interface RunServiceOptions {
   /** How often a follower re-reads the store when it hears nothing, and how often the runs driven here look
    * for requests (stop, review) whose notice was missed (default 2 s). */
   readonly pollInterval?: Duration.Input
+  /**
+   * Whether this process serves event streams and requests of runs driven elsewhere (default true). A
+   * `weft worker` turns it off: it then does not LISTEN to every commit of every process.
+   */
+  readonly serveEvents?: boolean
   /** How long a stop or review of a run driven by another process waits for it to take effect (default 10 s). */
   readonly requestWait?: Duration.Input
 }
@@ -226,7 +232,7 @@ const make = (options: RunServiceOptions) =>
     }
 
     // Commits by any process (another worker on Postgres) wake the followers of that run.
-    yield* PgRunStore.listenCommits((notice) => wake(notice.runId))
+    if (options.serveEvents !== false) yield* PgRunStore.listenCommits((notice) => wake(notice.runId))
 
     const sql = yield* Sql
     const withSql = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Sql>> =>
@@ -318,7 +324,7 @@ const make = (options: RunServiceOptions) =>
         const handle = decided ?? (yield* begin(runId))
         yield* handle.await
         // Decisions applied while it ran are done with.
-        yield* control.pending([runId]).pipe(sqlToStore("pending"))
+        if (decidedRuns.delete(runId)) yield* control.pending([runId]).pipe(sqlToStore("pending"))
       })
 
     const start: RunServiceShape["start"] = (owner, graphId, request) =>
@@ -403,6 +409,9 @@ const make = (options: RunServiceOptions) =>
         }
       })
 
+    /** Runs that took a recorded decision while driven here: their records are cleared when the drive ends. */
+    const decidedRuns = new Set<string>()
+
     /** Applies review decisions recorded for a run this process is about to drive; the first one resumes it. */
     const decide = (runId: string, decisions: ReadonlyArray<RunControl.PendingDecision>) =>
       Effect.gen(function* () {
@@ -421,6 +430,7 @@ const make = (options: RunServiceOptions) =>
             Effect.catchTag("ReviewNotPending", () => Effect.succeed(undefined)),
           )
           if (applied !== undefined) {
+            decidedRuns.add(runId)
             handle = yield* track(applied)
             wake(runId)
           }
@@ -607,13 +617,19 @@ const make = (options: RunServiceOptions) =>
         if (run.parentRunId !== undefined) continue
         const outcome = yield* Effect.result(resume(run.id))
         if (outcome._tag === "Success") resumed.push(run.id)
-        else yield* Effect.logWarning(`run ${run.id} could not be resumed: ${String(outcome.failure)}`)
+        else
+          yield* Effect.logWarning(`run ${run.id} could not be resumed: ${String(outcome.failure)}`).pipe(
+            Effect.annotateLogs({ runId: run.id }),
+          )
       }
       // Runs claimed by a process that stopped before starting them: start them now, from the claim.
       for (const runId of yield* runs.unstarted.pipe(sqlToStore("unstarted"))) {
         const outcome = yield* Effect.result(begin(runId))
         if (outcome._tag === "Success") resumed.push(runId)
-        else yield* Effect.logWarning(`run ${runId} could not be started: ${String(outcome.failure)}`)
+        else
+          yield* Effect.logWarning(`run ${runId} could not be started: ${String(outcome.failure)}`).pipe(
+            Effect.annotateLogs({ runId }),
+          )
       }
       return resumed
     })
@@ -670,13 +686,15 @@ export class RunService extends Context.Service<RunService, RunServiceShape>()("
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
       ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }),
     })
+    const registry = BlockRegistry.layer(options.blocks ?? [coreBlocks], {
+      ...(options.disabledBlocks === undefined ? {} : { disabled: options.disabledBlocks }),
+    })
     const engine = Layer.provideMerge(
       executor,
       Layer.mergeAll(
-        BlockRegistry.layer(options.blocks ?? [coreBlocks], {
-          ...(options.disabledBlocks === undefined ? {} : { disabled: options.disabledBlocks }),
-        }),
-        PgRunStore.layer,
+        registry,
+        // Every commit is observed for metrics and logs (`ops/RunObserver.ts`).
+        RunObserver.layer.pipe(Layer.provide([PgRunStore.layer, registry])),
         ownerLoader,
       ),
     )

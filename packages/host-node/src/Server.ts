@@ -12,11 +12,20 @@ import { HttpApiBuilder } from "effect/http-api"
 import type { NetAddress } from "effect/net"
 import { Auth, AuthenticationLive, type AuthOptions, authRoutes } from "./Auth.js"
 import { OPENAPI_PATH, WeftApi } from "./api/Api.js"
+import { ApiKeysLive } from "./api/ApiKeysLive.js"
 import { BlocksLive } from "./api/Blocks.js"
+import { CredentialsLive } from "./api/Credentials.js"
 import { JsonErrors, RequestValidationLive } from "./api/Errors.js"
 import { GraphsLive } from "./api/Graphs.js"
+import * as Ops from "./api/Ops.js"
+import { PresetsLive } from "./api/Presets.js"
 import { RunsLive } from "./api/Runs.js"
+import { SchedulesLive } from "./api/Schedules.js"
+import { WebhooksLive } from "./api/Webhooks.js"
 import * as Ws from "./api/Ws.js"
+import { type Limits, RunStartLimit } from "./auth/rate-limit-runs.js"
+import type { LoggingOptions } from "./ops/Logging.js"
+import { receiverRoute, type WebhookOptions } from "./triggers/webhooks/Receiver.js"
 
 /**
  * Where and how the server listens.
@@ -34,8 +43,16 @@ export interface ServerOptions {
   readonly shutdownTimeoutMs?: number
   /** Sign-in (better-auth sessions by default; see `AuthOptions`). */
   readonly auth?: AuthOptions
+  /** Request limits: run starts per user (sign-in limits are in `auth`). */
+  readonly limits?: Limits
   /** The WebSocket API at `/api/ws`: heartbeat interval and limits. */
   readonly ws?: Ws.WsOptions
+  /** Webhook deliveries (`POST /api/webhooks/:id`): body cap (default 256 KiB) and signature tolerance. */
+  readonly webhooks?: WebhookOptions
+  /** `GET /metrics` (Prometheus text): an optional bearer token, see `Ops.MetricsOptions`. */
+  readonly metrics?: Ops.MetricsOptions
+  /** Structured logs (`ops/Logging.ts`); when set, every HTTP request is logged too (`accessLog`). */
+  readonly logging?: LoggingOptions
 }
 
 /** The default port of `weft serve`. */
@@ -55,7 +72,16 @@ export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
  */
 export const apiLayer = Layer.mergeAll(
   HttpApiBuilder.layer(WeftApi, { openapiPath: OPENAPI_PATH }).pipe(
-    Layer.provide([GraphsLive, RunsLive, BlocksLive]),
+    Layer.provide([
+      GraphsLive,
+      RunsLive,
+      BlocksLive,
+      ApiKeysLive,
+      CredentialsLive,
+      WebhooksLive,
+      PresetsLive,
+      SchedulesLive,
+    ]),
     Layer.provide([AuthenticationLive, RequestValidationLive]),
   ),
   authRoutes,
@@ -68,10 +94,24 @@ export const apiLayer = Layer.mergeAll(
  * @category layers
  */
 export const layer = (options: ServerOptions = {}) =>
-  HttpRouter.serve(Layer.provide(Layer.merge(apiLayer, Ws.routes(options.ws)), Auth.layer(options.auth)), {
-    disableLogger: true,
-    disableListenLog: true,
-  }).pipe(
+  HttpRouter.serve(
+    Layer.provide(
+      Layer.mergeAll(
+        apiLayer,
+        Ws.routes(options.ws),
+        receiverRoute(options.webhooks),
+        Ops.routes({
+          ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+          accessLog: options.logging !== undefined && options.logging.accessLog !== false,
+        }),
+      ),
+      RunStartLimit.layer(options.limits?.runStarts).pipe(Layer.provideMerge(Auth.layer(options.auth))),
+    ),
+    {
+      disableLogger: true,
+      disableListenLog: true,
+    },
+  ).pipe(
     Layer.provideMerge(
       NodeHttpServer.layer(() => createServer(), {
         port: options.port ?? DEFAULT_PORT,

@@ -18,12 +18,21 @@
 import { hostname } from "node:os"
 import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import { type Runner, run as runGraphile } from "graphile-worker"
+import { CredentialStore } from "./credentials/CredentialStore.js"
+import type { CredentialKeyOptions } from "./credentials/Keys.js"
+import { runServiceLayer } from "./credentials/resolver.js"
 import { GraphStore } from "./GraphStore.js"
 import * as Migrations from "./Migrations.js"
-import { addJob, migrate, TASK } from "./Queue.js"
+import { graphileLogger } from "./ops/GraphileLog.js"
+import * as Logging from "./ops/Logging.js"
+import { type OpsServer, type OpsServerOptions, startOpsServer } from "./ops/OpsServer.js"
+import { addJob, migrate, RunQueue, TASK } from "./Queue.js"
 import { RunQueries } from "./RunQueries.js"
 import { RunService, type RunServiceOptions } from "./RunService.js"
 import { Sql } from "./Sql.js"
+import * as ScheduleJobs from "./triggers/schedules/ScheduleJobs.js"
+import { Scheduler, type SchedulerOptions } from "./triggers/schedules/Scheduler.js"
+import * as Triggers from "./triggers/schedules/Triggers.js"
 
 /**
  * How to start a worker.
@@ -47,6 +56,17 @@ export interface WorkerOptions {
   readonly id?: string
   /** Blocks, resources and credentials of the executor. */
   readonly runs?: RunServiceOptions
+  /** Schedules (their `weft_schedule` jobs): the clock, and when an interrupted fire is started again. */
+  readonly schedules?: SchedulerOptions
+  /**
+   * The key that opens stored credentials for runs (`WEFT_CREDENTIALS_KEY`), and previous keys; the same as
+   * the host's. Without one, blocks with credential fields fail (`weft worker` refuses to start without it).
+   */
+  readonly credentials?: CredentialKeyOptions
+  /** Structured logs (`ops/Logging.ts`), graphile-worker's included. Default: effect's default logger. */
+  readonly logging?: Logging.LoggingOptions
+  /** Serve `/metrics`, `/healthz` and `/readyz` on this port (`ops/OpsServer.ts`). Default: none. */
+  readonly ops?: OpsServerOptions
 }
 
 /**
@@ -58,6 +78,8 @@ export interface RunningWorker {
   readonly id: string
   /** The runs this worker drives now. */
   readonly held: () => ReadonlyArray<string>
+  /** The base URL of its operations listener, when `ops` was given. */
+  readonly opsUrl?: string
   /**
    * Graceful shutdown: no new job, runs interrupted without cancelling them, leases released and jobs
    * re-enqueued for another worker, then the database closed.
@@ -89,6 +111,8 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
   const dbScope = Effect.runSync(Scope.make())
   const runScope = Effect.runSync(Scope.make())
   const loopScope = Effect.runSync(Scope.make())
+  /** Effects run outside the layers log through the configured logger too. */
+  const logged = Logging.provide(options.logging)
   const closeAll = () =>
     Effect.runPromise(
       Effect.andThen(
@@ -107,22 +131,36 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
         dbScope,
       )
       yield* migrate(options.databaseUrl)
-      const stores = Layer.mergeAll(GraphStore.layer, RunQueries.layer)
+      const stores = Layer.mergeAll(
+        GraphStore.layer,
+        RunQueries.layer,
+        CredentialStore.layer(options.credentials ?? {}),
+      )
       const runContext = yield* Layer.buildWithScope(
-        RunService.layer(options.runs ?? {}).pipe(
+        Triggers.layer({ ...options.schedules, timer: false }).pipe(
+          // Runs that schedules start are enqueued, for any worker to take like the host's starts.
+          Layer.provideMerge(
+            runServiceLayer({ ...options.runs, serveEvents: false }).pipe(
+              Layer.provideMerge(RunQueue.layer(options.databaseUrl)),
+            ),
+          ),
           Layer.provide(stores),
           Layer.provide(Layer.succeedContext(dbContext)),
         ),
         runScope,
       )
-      return { sql: Context.get(dbContext, Sql), runs: Context.get(runContext, RunService) }
-    }),
+      return {
+        sql: Context.get(dbContext, Sql),
+        runs: Context.get(runContext, RunService),
+        scheduler: Context.get(runContext, Scheduler),
+      }
+    }).pipe(logged),
   )
   if (Exit.isFailure(started)) {
     await closeAll()
     throw new Error(`The worker did not start: ${causeMessage(started.cause)}`)
   }
-  const { sql, runs } = started.value
+  const { sql, runs, scheduler } = started.value
   const sqlRun = <A>(effect: Effect.Effect<A, unknown>) => Effect.runPromise(effect)
 
   /** Runs this worker drives now, with their drivers (forked into `loopScope`). */
@@ -130,6 +168,27 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
   /** Runs whose lease a job is taking now: they count against the concurrency before they are held. */
   const taking = new Set<string>()
   const room = () => concurrency - held.size - taking.size
+  /**
+   * Jobs waiting for a free slot. A job only takes a lease and returns, so graphile-worker fetches the next
+   * one at once: when this worker is full, the job waits (at most `slotWait`) for a run to end rather than
+   * going back to the queue to be found again by the next poll.
+   */
+  const slotWaiters: Array<() => void> = []
+  const slotFreed = () => slotWaiters.shift()?.()
+  const slotWait = Math.min(10_000, (staleSeconds * 1000) / 3)
+  const waitForSlot = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        const at = slotWaiters.indexOf(wake)
+        if (at >= 0) slotWaiters.splice(at, 1)
+        resolve()
+      }, slotWait)
+      const wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      slotWaiters.push(wake)
+    })
   let stopping = false
 
   const beat = sql.query(
@@ -154,7 +213,9 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
       held.delete(runId)
       yield* Fiber.interrupt(driver)
       yield* runs.release(runId)
-      yield* Effect.logWarning(`worker ${id}: stopped driving run ${runId}: ${why}`)
+      yield* Effect.logWarning(`worker ${id}: stopped driving run ${runId}: ${why}`).pipe(
+        Effect.annotateLogs({ runId, workerId: id }),
+      )
     })
 
   /**
@@ -217,18 +278,22 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
       Effect.catchCause((cause) =>
         Effect.logWarning(`worker ${id}: lease of ${runId}: ${causeMessage(cause)}`),
       ),
+      Effect.annotateLogs({ runId, workerId: id }),
     )
     let fiber: Fiber.Fiber<void, unknown> | undefined
     fiber = Effect.runSync(
-      Effect.forkIn(
-        Effect.asVoid(driver).pipe(
-          Effect.ensuring(
-            Effect.sync(() => {
-              if (held.get(runId) === fiber) held.delete(runId)
-            }),
+      logged(
+        Effect.forkIn(
+          Effect.asVoid(driver).pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                if (held.get(runId) === fiber) held.delete(runId)
+                slotFreed()
+              }),
+            ),
           ),
+          loopScope,
         ),
-        loopScope,
       ),
     )
     held.set(runId, fiber)
@@ -246,8 +311,23 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
       [runId, id, staleSeconds],
     )
 
+  /**
+   * A `weft_run` job is held only while it takes a lease (or waits for a slot, at most `slotWait`), so one
+   * locked for longer than the stale threshold belongs to a worker that died holding it: unlock it, so that
+   * its run is not left for graphile-worker's 4-hour lock expiry.
+   */
+  const unlockDeadJobs = sql.query(
+    `SELECT graphile_worker.force_unlock_workers(array_agg(DISTINCT locked_by))
+     FROM graphile_worker.jobs
+     WHERE task_identifier = $1 AND locked_by IS NOT NULL
+       AND locked_at < now() - make_interval(secs => $2::float8)
+     HAVING count(*) > 0`,
+    [TASK, staleSeconds],
+  )
+
   /** Takes over the runs of dead workers, at most as many as this worker has room for. */
   const sweep = Effect.gen(function* () {
+    yield* unlockDeadJobs
     const free = room()
     if (stopping || free <= 0) return
     const taken = yield* sql.query<{ run_id: string }>(
@@ -265,23 +345,32 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
       [id, staleSeconds, free],
     )
     for (const row of taken) {
-      yield* Effect.logInfo(`worker ${id}: took over run ${row.run_id}`)
+      yield* Effect.logInfo(`worker ${id}: took over run ${row.run_id}`).pipe(
+        Effect.annotateLogs({ runId: row.run_id, workerId: id }),
+      )
       hold(row.run_id)
     }
   })
 
   const loop = (effect: Effect.Effect<unknown, unknown>, every: Duration.Input) =>
     Effect.runSync(
-      Effect.forkIn(
-        effect.pipe(
-          Effect.catchCause((cause) => Effect.logWarning(`worker ${id}: ${causeMessage(cause)}`)),
-          Effect.repeat(Schedule.spaced(every)),
+      logged(
+        Effect.forkIn(
+          effect.pipe(
+            Effect.catchCause((cause) => Effect.logWarning(`worker ${id}: ${causeMessage(cause)}`)),
+            Effect.repeat(Schedule.spaced(every)),
+          ),
+          loopScope,
         ),
-        loopScope,
       ),
     )
   loop(heartbeat, heartbeatInterval)
   loop(sweep, sweepInterval)
+  // Schedules: every one gets a job now, and the sweep re-adds the jobs of those overdue past the threshold.
+  await sqlRun(scheduler.sweep()).catch((error: unknown) => {
+    process.stderr.write(`worker ${id}: schedule jobs: ${String(error)}\n`)
+  })
+  loop(scheduler.sweep(staleSeconds * 1000), sweepInterval)
 
   const handBack = (runId: string, delayMs: number) => sql.transaction((tx) => addJob(tx, runId, delayMs))
 
@@ -296,6 +385,7 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
         },
       },
       noHandleSignals: true,
+      ...(options.logging === undefined ? {} : { logger: graphileLogger(options.logging) }),
       taskList: {
         [TASK]: async (payload) => {
           const runId = (payload as { readonly runId?: unknown } | null)?.runId
@@ -304,7 +394,9 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
           if (stopping) return sqlRun(handBack(runId, 0))
           if (held.has(runId) || taking.has(runId)) return
           // The slot is reserved before the lease is taken: jobs run concurrently, and each must count.
-          if (room() <= 0) return sqlRun(handBack(runId, 1000))
+          if (room() <= 0) await waitForSlot()
+          if (stopping) return sqlRun(handBack(runId, 0))
+          if (room() <= 0 || held.has(runId) || taking.has(runId)) return sqlRun(handBack(runId, 1000))
           taking.add(runId)
           try {
             const took = await sqlRun(takeLease(runId))
@@ -312,7 +404,12 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
             if (took.length > 0) hold(runId)
           } finally {
             taking.delete(runId)
+            if (!held.has(runId)) slotFreed()
           }
+        },
+        [ScheduleJobs.TASK]: async (payload) => {
+          const scheduleId = ScheduleJobs.scheduleIdOf(payload)
+          if (scheduleId !== undefined) await sqlRun(scheduler.runJob(scheduleId))
         },
       },
     })
@@ -321,9 +418,43 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
     throw error
   }
 
+  let ops: OpsServer | undefined
+  if (options.ops !== undefined) {
+    try {
+      ops = await startOpsServer(options.ops, {
+        sql,
+        queue: "workers",
+        stopping: () => stopping,
+        gauges: () => [
+          {
+            name: "weft_worker_runs_held",
+            help: "Runs this worker drives now",
+            type: "gauge",
+            samples: [{ labels: { worker: id }, value: held.size }],
+          },
+          {
+            name: "weft_worker_concurrency",
+            help: "Runs this worker may drive at once",
+            type: "gauge",
+            samples: [{ labels: { worker: id }, value: concurrency }],
+          },
+        ],
+        run: (effect) => Effect.runPromise(logged(effect)),
+      })
+    } catch (error) {
+      stopping = true
+      await runner.stop()
+      await closeAll()
+      throw error
+    }
+  }
+
   let closing: Promise<void> | undefined
   const close = async () => {
     stopping = true
+    // Jobs waiting for a slot go back to the queue at once.
+    for (const wake of slotWaiters.splice(0)) wake()
+    await ops?.close()
     // No new job; the jobs in flight end at once (they only take leases).
     await runner.stop()
     // Interrupt the drivers and the loops, then the executor: its runs stop without being cancelled.
@@ -350,6 +481,7 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
   return {
     id,
     held: () => [...held.keys()],
+    ...(ops === undefined ? {} : { opsUrl: ops.url }),
     close: () => {
       closing ??= close()
       return closing

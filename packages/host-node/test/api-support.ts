@@ -23,6 +23,8 @@ export const startTestHost = (options: HostOptions): Promise<RunningHost> =>
   startHost({
     port: 0,
     host: "127.0.0.1",
+    // The run-start limit has its own tests (rate-limit.test.ts); elsewhere tests start runs in bursts.
+    limits: { runStarts: { window: 60, max: 1_000_000 } },
     ...options,
     ...(options.databaseUrl === undefined ? {} : { auth: { secret: TEST_SECRET, ...options.auth } }),
   })

@@ -8,16 +8,22 @@ import { Migrations, Sql } from "../src/index.js"
 import { createDatabase, drivers, type TestDatabase } from "./support/db.js"
 
 const TABLES = [
+  "credentials",
   "files",
   "graph_versions",
   "graphs",
   "node_executions",
   "node_outputs",
+  "presets",
   "run_decisions",
   "run_events",
   "run_leases",
   "run_requests",
   "runs",
+  "schedule_runs",
+  "schedules",
+  "webhook_deliveries",
+  "webhooks",
   "weft_migrations",
   "weft_workers",
 ]
@@ -48,7 +54,14 @@ describe.each(drivers)("Migrations on %s", (driver) => {
   it("applies the package's migrations once, in order, and records each with its checksum", async () => {
     const first = await run(Migrations.run())
     expect(first).toEqual({
-      applied: ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql"],
+      applied: [
+        "0001_init.sql",
+        "0002_workers.sql",
+        "0003_run_control.sql",
+        "0004_credentials.sql",
+        "0005_presets_schedules.sql",
+        "0006_webhooks.sql",
+      ],
       skipped: [],
     })
     const tables = await query<{ name: string }>(
@@ -63,9 +76,18 @@ describe.each(drivers)("Migrations on %s", (driver) => {
     const again = await run(Migrations.run())
     expect(again).toEqual({
       applied: [],
-      skipped: ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql"],
+      skipped: [
+        "0001_init.sql",
+        "0002_workers.sql",
+        "0003_run_control.sql",
+        "0004_credentials.sql",
+        "0005_presets_schedules.sql",
+        "0006_webhooks.sql",
+      ],
     })
-    expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([{ n: 3 }])
+    expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([
+      { n: first.applied.length },
+    ])
   })
 
   it("reads the shipped migration files in order", async () => {
@@ -82,7 +104,14 @@ describe.each(drivers)("Migrations on %s", (driver) => {
     )
     expect(await run(Migrations.run({ directory: dir }))).toEqual({
       applied: ["0090_extra.sql"],
-      skipped: ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql"],
+      skipped: [
+        "0001_init.sql",
+        "0002_workers.sql",
+        "0003_run_control.sql",
+        "0004_credentials.sql",
+        "0005_presets_schedules.sql",
+        "0006_webhooks.sql",
+      ],
     })
     await writeFile(join(dir, "0090_extra.sql"), "CREATE TABLE extra (n bigint);\n")
     await writeFile(join(dir, "0091_later.sql"), "CREATE TABLE later (n integer);\n")
@@ -145,7 +174,15 @@ describe.each(drivers)("Migrations on %s", (driver) => {
             a.runPromise(Migrations.run({ directory: slow })),
             b.runPromise(Migrations.run({ directory: slow })),
           ])
-          const names = ["0001_init.sql", "0002_workers.sql", "0003_run_control.sql", "0090_slow.sql"]
+          const names = [
+            "0001_init.sql",
+            "0002_workers.sql",
+            "0003_run_control.sql",
+            "0004_credentials.sql",
+            "0005_presets_schedules.sql",
+            "0006_webhooks.sql",
+            "0090_slow.sql",
+          ]
           expect([...ra.applied, ...rb.applied].sort()).toEqual(names)
           expect([...ra.skipped, ...rb.skipped].sort()).toEqual(names)
           const recorded = await a.runPromise(

@@ -158,7 +158,7 @@ describe("weft-host serve", () => {
     const data = tempDir("serve-cli")
     try {
       const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--data", data.dir], {
-        env: { ...process.env, DATABASE_URL: "" },
+        env: { ...process.env, DATABASE_URL: "", WEFT_LOG_FORMAT: "pretty" },
       })
       children.push(child)
       let stdout = ""

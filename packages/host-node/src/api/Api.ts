@@ -11,6 +11,13 @@ import { Graph, Link, Node, Status } from "@weft/engine"
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { Authentication } from "../Auth.js"
+import { RateLimited } from "../auth/rate-limit.js"
+import { PublicRoute, RequiredScope } from "../auth/scopes.js"
+import { CredentialsApi } from "../credentials/CredentialsApi.js"
+import { PresetsApi } from "../triggers/presets/PresetsApi.js"
+import { SchedulesApi } from "../triggers/schedules/SchedulesApi.js"
+import { WebhooksApi } from "../triggers/webhooks/WebhooksApi.js"
+import { ApiKeysApi } from "./ApiKeys.js"
 import { BadRequest, Conflict, NotFound, RequestValidation, Unprocessable } from "./Errors.js"
 
 /** Any JSON object. */
@@ -298,7 +305,12 @@ const graphId = { id: Id }
  * @category api
  */
 export class BlocksApi extends HttpApiGroup.make("blocks")
-  .add(HttpApiEndpoint.get("list", "/api/blocks", { success: Schema.Array(BlockInfo) }))
+  .add(
+    HttpApiEndpoint.get("list", "/api/blocks", { success: Schema.Array(BlockInfo) }).annotate(
+      PublicRoute,
+      true,
+    ),
+  )
   .add(
     HttpApiEndpoint.post("execute", "/api/blocks/:id/execute", {
       params: { id: Id },
@@ -306,7 +318,8 @@ export class BlocksApi extends HttpApiGroup.make("blocks")
       success: Schema.Struct({ outputs: Schema.Array(BlockOutput) }),
       error: [NotFound, BadRequest, Conflict],
     }),
-  ) {}
+  )
+  .annotate(RequiredScope, "blocks:execute") {}
 
 /**
  * The graphs routes.
@@ -319,7 +332,7 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       payload: GraphUpload,
       success: GraphCreated.pipe(HttpApiSchema.status(201)),
       error: BadRequest,
-    }),
+    }).annotate(RequiredScope, "graphs:write"),
   )
   .add(HttpApiEndpoint.get("list", "/api/graphs", { success: Schema.Array(GraphSummary) }))
   .add(
@@ -336,7 +349,7 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       payload: GraphUpload,
       success: GraphCreated,
       error: [NotFound, BadRequest],
-    }),
+    }).annotate(RequiredScope, "graphs:write"),
   )
   .add(
     HttpApiEndpoint.get("versions", "/api/graphs/:id/versions", {
@@ -351,7 +364,7 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       payload: SetActiveRequest,
       success: Schema.Struct({ id: Schema.String, activeVersion: Schema.Number }),
       error: NotFound,
-    }),
+    }).annotate(RequiredScope, "graphs:write"),
   )
   .add(
     HttpApiEndpoint.post("fork", "/api/graphs/:id/fork", {
@@ -360,7 +373,7 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       payload: [Schema.Null, ForkRequest],
       success: Schema.Struct({ id: Schema.String, version: Schema.Number }).pipe(HttpApiSchema.status(201)),
       error: NotFound,
-    }),
+    }).annotate(RequiredScope, "graphs:write"),
   )
   .add(
     HttpApiEndpoint.get("export", "/api/graphs/:id/export", {
@@ -372,7 +385,8 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       success: JsonObject,
       error: NotFound,
     }),
-  ) {}
+  )
+  .annotate(RequiredScope, "graphs:read") {}
 
 /**
  * The runs routes.
@@ -386,8 +400,8 @@ export class RunsApi extends HttpApiGroup.make("runs")
       headers: { "idempotency-key": Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))) },
       payload: [Schema.Null, RunStartRequest],
       success: RunStarted.pipe(HttpApiSchema.status(201)),
-      error: [NotFound, BadRequest, Unprocessable],
-    }),
+      error: [NotFound, BadRequest, Unprocessable, RateLimited],
+    }).annotate(RequiredScope, "graphs:execute"),
   )
   .add(
     HttpApiEndpoint.get("list", "/api/runs", {
@@ -407,7 +421,7 @@ export class RunsApi extends HttpApiGroup.make("runs")
       params: { id: Id },
       success: RunAccepted,
       error: [NotFound, Conflict],
-    }),
+    }).annotate(RequiredScope, "graphs:execute"),
   )
   .add(
     HttpApiEndpoint.post("review", "/api/runs/:id/reviews", {
@@ -415,7 +429,7 @@ export class RunsApi extends HttpApiGroup.make("runs")
       payload: ReviewRequest,
       success: RunAccepted,
       error: [NotFound, Conflict],
-    }),
+    }).annotate(RequiredScope, "graphs:execute"),
   )
   .add(
     HttpApiEndpoint.get("events", "/api/runs/:id/events", {
@@ -433,7 +447,8 @@ export class RunsApi extends HttpApiGroup.make("runs")
       success: RunEventStream,
       error: NotFound,
     }),
-  ) {}
+  )
+  .annotate(RequiredScope, ["graphs:read", "graphs:execute"]) {}
 
 /**
  * The whole API. Every route requires `Authentication` (the owner) and answers decoding failures with
@@ -445,6 +460,11 @@ export class WeftApi extends HttpApi.make("weft")
   .add(BlocksApi)
   .add(GraphsApi)
   .add(RunsApi)
+  .add(ApiKeysApi)
+  .add(CredentialsApi)
+  .add(WebhooksApi)
+  .add(PresetsApi)
+  .add(SchedulesApi)
   .middleware(RequestValidation)
   .middleware(Authentication)
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })

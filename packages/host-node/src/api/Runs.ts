@@ -9,6 +9,8 @@ import type { RunNotFound } from "@weft/engine"
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { CurrentOwner } from "../Auth.js"
+import { RunStartLimit } from "../auth/rate-limit-runs.js"
+import { trackSse } from "../ops/Metrics.js"
 import { RunQueries, type RunSummary as RunQueriesSummary } from "../RunQueries.js"
 import { RunService } from "../RunService.js"
 import type { SqlError } from "../Sql.js"
@@ -37,11 +39,13 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
   Effect.gen(function* () {
     const service = yield* RunService
     const queries = yield* RunQueries
+    const startLimit = yield* RunStartLimit
 
     return handlers
       .handle("start", ({ params, payload, headers }) =>
         Effect.gen(function* () {
           const owner = yield* CurrentOwner
+          yield* startLimit.take(owner)
           const key = headers["idempotency-key"]
           const started = yield* service
             .start(owner, params.id, {
@@ -89,6 +93,7 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
                 StoreError: (error) => Effect.die(error),
               }),
             )
+          if (started.existing) yield* startLimit.refund(owner)
           return { id: started.runId, existing: started.existing }
         }),
       )
@@ -180,7 +185,7 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
             Effect.catchTag("RunNotFound", () => Effect.fail(runNotFound(params.id))),
             Effect.catchTag("StoreError", (error) => Effect.die(error)),
           )
-          return sseResponse(events)
+          return sseResponse(yield* trackSse(events))
         }),
       )
   }),

@@ -8,7 +8,9 @@ import { parseArgs } from "node:util"
 import { SafeHttp, SafeHttpClient } from "@weft/blocks"
 import { Context } from "effect"
 import type { AuthOptions } from "../Auth.js"
+import { KEY_ENV, keyOptionsFromEnv } from "../credentials/Keys.js"
 import { DEFAULT_DATA_DIR, type HostOptions, type RunningHost, startHost } from "../Host.js"
+import * as Logging from "../ops/Logging.js"
 import { DEFAULT_HOST, DEFAULT_PORT } from "../Server.js"
 import { disabledBlocksOf } from "./disabled-blocks.js"
 
@@ -40,10 +42,24 @@ Environment:
   BETTER_AUTH_SECRET, WEFT_AUTH_SECRET
                       The secret that signs sessions (32+ characters). Required on Postgres; on PGlite one is
                       generated once and kept in DIR/weft-auth-secret.
+  WEFT_CREDENTIALS_KEY
+                      The key that encrypts stored credentials: 32 random bytes as base64 or hex (e.g.
+                      \`openssl rand -base64 32\`), the same for every weft serve and weft worker. Required on
+                      Postgres; on PGlite one is generated once and kept in DIR/weft-credentials-key.
+  WEFT_CREDENTIALS_PREVIOUS_KEYS
+                      Keys used before (comma-separated): what they encrypted is re-encrypted at start-up.
   WEFT_PUBLIC_URL     The URL browsers reach the server at (its origin may send requests with the cookie;
                       https makes the cookie Secure). Default: the address it listens on.
+  WEFT_TRUSTED_PROXIES
+                      Addresses of reverse proxies (comma-separated) whose X-Forwarded-For names the client,
+                      for the sign-in limit per address. Default none: the socket address is the client's.
   OPENAI_BASE_URL, OPENAI_API_KEY
                       The model endpoint AI blocks call when a graph configures none.
+  WEFT_LOG_FORMAT     json (one JSON object per line, the default when stdout is not a terminal) or pretty.
+  WEFT_LOG_LEVEL      trace, debug, info (default), warn, error or none. Secrets are redacted from logs.
+  WEFT_METRICS_TOKEN  When set, GET /metrics needs "Authorization: Bearer <token>" (open by default).
+
+Operations: GET /metrics (Prometheus text), GET /healthz (alive), GET /readyz (database and queue reachable).
 
 Runs still going when the server stops (Ctrl-C, SIGTERM) are resumed on the next start.`
 
@@ -79,6 +95,7 @@ const parsePort = (text: string, where: string): number => {
 export const serveOptions = (
   argv: ReadonlyArray<string>,
   env: Readonly<Record<string, string | undefined>>,
+  isTty: boolean = process.stdout.isTTY === true,
 ): { readonly help: boolean; readonly options: HostOptions } => {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -116,6 +133,9 @@ export const serveOptions = (
   }
   const databaseUrl = env.DATABASE_URL !== undefined && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined
   const auth = authOptions(values.auth, env, databaseUrl, values.host ?? DEFAULT_HOST)
+  const credentials = keyOptionsFromEnv(env)
+  const logging = loggingOptions(env, isTty)
+  const metricsToken = nonEmpty(env.WEFT_METRICS_TOKEN)
   return {
     help: false,
     options: {
@@ -123,6 +143,9 @@ export const serveOptions = (
       host: values.host ?? DEFAULT_HOST,
       dataDir,
       auth,
+      credentials,
+      logging,
+      ...(metricsToken === undefined ? {} : { metrics: { token: metricsToken } }),
       // With Postgres, `weft worker` processes drive the runs (`--inline`: this process does).
       ...(databaseUrl === undefined
         ? {}
@@ -139,6 +162,15 @@ const nonEmpty = (value: string | undefined): string | undefined =>
   value === undefined || value === "" ? undefined : value
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"])
+
+/** `WEFT_LOG_FORMAT` and `WEFT_LOG_LEVEL`. */
+const loggingOptions = (env: Readonly<Record<string, string | undefined>>, isTty: boolean) => {
+  try {
+    return Logging.fromEnv(env, isTty)
+  } catch (error) {
+    throw new ServeUsageError(error instanceof Error ? error.message : String(error))
+  }
+}
 
 /** `--auth`, `WEFT_AUTH`, the secret and the public URL. */
 const authOptions = (
@@ -163,10 +195,15 @@ const authOptions = (
   }
   const secret = nonEmpty(env.BETTER_AUTH_SECRET) ?? nonEmpty(env.WEFT_AUTH_SECRET)
   const publicUrl = nonEmpty(env.WEFT_PUBLIC_URL)
+  const trustedProxies = (env.WEFT_TRUSTED_PROXIES ?? "")
+    .split(",")
+    .map((address) => address.trim())
+    .filter((address) => address !== "")
   return {
     mode: "session",
     ...(secret === undefined ? {} : { secret }),
     ...(publicUrl === undefined ? {} : { publicUrl }),
+    ...(trustedProxies.length === 0 ? {} : { trustedProxies }),
   }
 }
 
@@ -188,15 +225,35 @@ const describeDatabase = (options: HostOptions): string => {
  * @category commands
  */
 export const serve = async (options: HostOptions, io: ServeIo): Promise<RunningHost> => {
+  // Production mode: stored credentials need a key that every process shares; never start without one.
+  if (options.databaseUrl !== undefined && (options.credentials?.key ?? "") === "") {
+    throw new Error(
+      `${KEY_ENV} is not set: with DATABASE_URL the host needs the key that encrypts stored credentials (32 random bytes as base64 or hex, e.g. \`openssl rand -base64 32\`; the same for every weft serve and weft worker)`,
+    )
+  }
   const host = await startHost(options)
-  io.out(`Weft is running at ${host.url}`)
-  io.out(`  API:      ${host.url}/api  (OpenAPI: ${host.url}/api/openapi.json)`)
-  io.out(`  Database: ${describeDatabase(options)}`)
   if (options.auth?.mode === "off") {
     io.err(
       'weft serve: WARNING: sign-in is off (--auth off): every request acts as the one user "local". For development on this machine only.',
     )
-  } else {
+  }
+  if (options.logging?.format === "json") {
+    // One JSON object per line on stdout: the start-up lines are a log entry too.
+    const log = { ...options.logging, write: options.logging.write ?? io.out }
+    Logging.write(log, "Info", `Weft is running at ${host.url}`, {
+      url: host.url,
+      api: `${host.url}/api`,
+      openapi: `${host.url}/api/openapi.json`,
+      database: describeDatabase(options),
+      signIn: options.auth?.mode === "off" ? "off" : `POST ${host.url}/api/auth/sign-up/email`,
+      resumed: host.resumed.length,
+    })
+    return host
+  }
+  io.out(`Weft is running at ${host.url}`)
+  io.out(`  API:      ${host.url}/api  (OpenAPI: ${host.url}/api/openapi.json)`)
+  io.out(`  Database: ${describeDatabase(options)}`)
+  if (options.auth?.mode !== "off") {
     io.out(`  Sign-in:  POST ${host.url}/api/auth/sign-up/email, then send the session cookie`)
   }
   if (host.resumed.length > 0)

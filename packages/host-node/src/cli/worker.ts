@@ -8,6 +8,8 @@
 import { parseArgs } from "node:util"
 import { SafeHttp, SafeHttpClient } from "@weft/blocks"
 import { Context, Duration } from "effect"
+import { KEY_ENV, keyOptionsFromEnv } from "../credentials/Keys.js"
+import * as Logging from "../ops/Logging.js"
 import { startWorker, type WorkerOptions } from "../Worker.js"
 import { disabledBlocksOf } from "./disabled-blocks.js"
 
@@ -18,7 +20,9 @@ import { disabledBlocksOf } from "./disabled-blocks.js"
  */
 export const WORKER_HELP = `Usage: weft worker [--concurrency N] [--stale-after SECONDS] [--heartbeat SECONDS] [--allow host]…
 
-Runs the runs that the Weft API (weft serve with DATABASE_URL) enqueues. Needs DATABASE_URL.
+Runs the runs that the Weft API (weft serve with DATABASE_URL) enqueues. Needs DATABASE_URL, and
+WEFT_CREDENTIALS_KEY (the key of weft serve that encrypts stored credentials; previous keys in
+WEFT_CREDENTIALS_PREVIOUS_KEYS, comma-separated).
 
 Options:
   -c, --concurrency N       Runs driven at once by this worker (default 10).
@@ -27,7 +31,13 @@ Options:
       --poll SECONDS        How often to poll for jobs besides LISTEN (default 2).
       --id ID               This worker's id (default: hostname-pid-random).
       --allow host          Let HTTP and AI blocks reach this private host, address or CIDR range. Repeatable.
+      --metrics-port N      Serve GET /metrics, /healthz and /readyz on this port (or WEFT_METRICS_PORT).
+      --metrics-host ADDR   Interface of that listener (default 127.0.0.1).
   -h, --help                Show this help.
+
+Environment: DATABASE_URL; WEFT_LOG_FORMAT (json, the default when stdout is not a terminal, or pretty);
+WEFT_LOG_LEVEL (trace, debug, info (default), warn, error, none); WEFT_METRICS_TOKEN (GET /metrics then
+needs "Authorization: Bearer <token>"). Secrets are redacted from logs.
 
 SIGINT or SIGTERM stops the worker gracefully: its runs are interrupted (not cancelled) and resumed by
 another worker at once.`
@@ -68,6 +78,8 @@ export const workerOptions = (
       poll: { type: "string" },
       id: { type: "string" },
       allow: { type: "string", multiple: true },
+      "metrics-port": { type: "string" },
+      "metrics-host": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   })
@@ -75,11 +87,14 @@ export const workerOptions = (
   if (positionals.length > 0) throw new UsageError(`weft worker takes no arguments (got ${positionals[0]})`)
   const databaseUrl = env.DATABASE_URL
   if (databaseUrl === undefined || databaseUrl === "") throw new UsageError("DATABASE_URL is not set")
+  const credentials = keyOptionsFromEnv(env)
   const concurrency = positive(values.concurrency, "--concurrency")
   const heartbeat = positive(values.heartbeat, "--heartbeat")
   const staleAfter = positive(values["stale-after"], "--stale-after")
   const poll = positive(values.poll, "--poll")
   const allow = values.allow ?? []
+  const logging = loggingOptions(env)
+  const ops = opsOptions(values["metrics-port"], values["metrics-host"], env)
   const resources =
     allow.length > 0
       ? (Context.make(SafeHttp, new SafeHttpClient({ allow })) as Context.Context<never>)
@@ -88,6 +103,7 @@ export const workerOptions = (
     help: false,
     options: {
       databaseUrl,
+      credentials,
       ...(concurrency === undefined ? {} : { concurrency: Math.floor(concurrency) }),
       ...(heartbeat === undefined ? {} : { heartbeatInterval: Duration.millis(heartbeat * 1000) }),
       ...(staleAfter === undefined ? {} : { staleAfter: Duration.millis(staleAfter * 1000) }),
@@ -97,7 +113,38 @@ export const workerOptions = (
         ...(resources === undefined ? {} : { resources }),
         ...disabledBlocksOf(env),
       },
+      logging,
+      ...(ops === undefined ? {} : { ops }),
     },
+  }
+}
+
+/** `WEFT_LOG_FORMAT` and `WEFT_LOG_LEVEL`. */
+const loggingOptions = (env: Readonly<Record<string, string | undefined>>) => {
+  try {
+    return Logging.fromEnv(env, process.stdout.isTTY === true)
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+}
+
+/** `--metrics-port` (or `WEFT_METRICS_PORT`), `--metrics-host` and `WEFT_METRICS_TOKEN`. */
+const opsOptions = (
+  portFlag: string | undefined,
+  host: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): WorkerOptions["ops"] => {
+  const text = portFlag ?? (env.WEFT_METRICS_PORT === "" ? undefined : env.WEFT_METRICS_PORT)
+  if (text === undefined) return undefined
+  const port = Number(text)
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new UsageError(`--metrics-port ${text}: expected a port number from 0 to 65535`)
+  }
+  const token = env.WEFT_METRICS_TOKEN === "" ? undefined : env.WEFT_METRICS_TOKEN
+  return {
+    port,
+    ...(host === undefined ? {} : { host }),
+    ...(token === undefined ? {} : { metricsToken: token }),
   }
 }
 
@@ -122,8 +169,24 @@ export const workerCommand = async (argv: ReadonlyArray<string>, io: WorkerIo): 
     io.out(WORKER_HELP)
     return 0
   }
+  if ((parsed.options.credentials?.key ?? "") === "") {
+    io.err(
+      `weft worker: ${KEY_ENV} is not set: the worker needs the key that encrypts stored credentials, the same as weft serve's (32 random bytes as base64 or hex)`,
+    )
+    return 1
+  }
   const worker = await startWorker(parsed.options)
-  io.out(`Weft worker ${worker.id} is running`)
+  const logging = parsed.options.logging
+  if (logging?.format === "json") {
+    const log = { ...logging, write: logging.write ?? io.out }
+    Logging.write(log, "Info", `Weft worker ${worker.id} is running`, {
+      workerId: worker.id,
+      ...(worker.opsUrl === undefined ? {} : { metrics: `${worker.opsUrl}/metrics` }),
+    })
+  } else {
+    io.out(`Weft worker ${worker.id} is running`)
+    if (worker.opsUrl !== undefined) io.out(`  Metrics: ${worker.opsUrl}/metrics`)
+  }
   return new Promise<number>((resolve) => {
     let stopping = false
     const stop = (signal: string) => {

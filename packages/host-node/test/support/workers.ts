@@ -9,6 +9,9 @@ import { fileURLToPath } from "node:url"
 /** The built `weft` entry point that the children run. */
 export const MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url))
 
+/** The credentials key of test workers (a worker on Postgres refuses to start without one). */
+export const TEST_CREDENTIALS_KEY = Buffer.alloc(32, 7).toString("base64")
+
 /** Waits `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -71,7 +74,7 @@ export const spawnWorker = async (options: WorkerProcessOptions): Promise<Worker
     ...(options.concurrency === undefined ? [] : ["--concurrency", String(options.concurrency)]),
   ]
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, DATABASE_URL: options.databaseUrl },
+    env: { ...process.env, DATABASE_URL: options.databaseUrl, WEFT_CREDENTIALS_KEY: TEST_CREDENTIALS_KEY },
     stdio: ["ignore", "pipe", "pipe"],
   })
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
