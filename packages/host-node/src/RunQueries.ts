@@ -44,7 +44,17 @@ export interface ClaimRequest {
   readonly inputs?: Readonly<Record<string, unknown>>
   /** What the key's request was (a hash of it): a later claim with the key and another fingerprint is refused. */
   readonly fingerprint?: string
+  /** Input values set on some nodes of the graph version for this run, by node id then pin. */
+  readonly nodeInputs?: NodeInputs
 }
+
+/**
+ * Input values a start sets on nodes of the graph version (a preset's credential references), by node id,
+ * then input pin.
+ *
+ * @category models
+ */
+export type NodeInputs = Readonly<Record<string, Readonly<Record<string, unknown>>>>
 
 /**
  * What `claim` did: `existing` when the idempotency key had already claimed a run (`runId` is that run).
@@ -158,6 +168,8 @@ export interface RunQueriesShape {
     request: ClaimRequest,
     andThen?: (tx: SqlTx, runId: string) => Effect.Effect<void, SqlError>,
   ) => Effect.Effect<Claim, RunConflict | IdempotencyKeyReused | SqlError>
+  /** The node input values a claim set (see `ClaimRequest.nodeInputs`), or `undefined`. */
+  readonly nodeInputsOf: (runId: string) => Effect.Effect<NodeInputs | undefined, SqlError>
   /** Claimed top-level runs that no executor has recorded yet (a process stopped between claim and start). */
   readonly unstarted: Effect.Effect<ReadonlyArray<string>, SqlError>
   /** The owner's runs, newest first. */
@@ -219,8 +231,8 @@ const make = Effect.gen(function* () {
           }
         }
         const created = yield* tx.query(
-          `INSERT INTO runs (id, owner_id, graph_id, graph_version, status, inputs)
-           VALUES ($1, $2, $3, $4, 'QUEUED', $5::jsonb)
+          `INSERT INTO runs (id, owner_id, graph_id, graph_version, status, inputs, node_inputs)
+           VALUES ($1, $2, $3, $4, 'QUEUED', $5::jsonb, $6::jsonb)
            ON CONFLICT (id) DO NOTHING RETURNING id`,
           [
             request.runId,
@@ -228,12 +240,19 @@ const make = Effect.gen(function* () {
             request.graphId,
             request.graphVersion,
             request.inputs === undefined ? null : Sql.json(request.inputs),
+            request.nodeInputs === undefined ? null : Sql.json(request.nodeInputs),
           ],
         )
         if (created.length === 0) return yield* new RunConflict({ runId: request.runId })
         if (andThen !== undefined) yield* andThen(tx, request.runId)
         return { runId: request.runId, existing: false }
       }),
+    )
+
+  const nodeInputsOf: RunQueriesShape["nodeInputsOf"] = (runId) =>
+    Effect.map(
+      sql.query<{ node_inputs: NodeInputs | null }>("SELECT node_inputs FROM runs WHERE id = $1", [runId]),
+      (rows) => rows[0]?.node_inputs ?? undefined,
     )
 
   const unstarted: RunQueriesShape["unstarted"] = Effect.map(
@@ -313,7 +332,7 @@ const make = Effect.gen(function* () {
       return owner
     })
 
-  return { claim, unstarted, list, get, nodeOutputs, owns, ownerOf } satisfies RunQueriesShape
+  return { claim, nodeInputsOf, unstarted, list, get, nodeOutputs, owns, ownerOf } satisfies RunQueriesShape
 })
 
 /**

@@ -19,7 +19,8 @@ import {
   decodeRunInputs,
   Executor,
   type ExecutorShape,
-  type GraphInvalid,
+  type Graph,
+  GraphInvalid,
   GraphLoader,
   GraphNotFound,
   graphIO,
@@ -42,7 +43,7 @@ import * as RunObserver from "./ops/RunObserver.js"
 import { PgRunStore } from "./PgRunStore.js"
 import { RunQueue } from "./Queue.js"
 import * as RunControl from "./RunControl.js"
-import { type IdempotencyKeyReused, RunQueries } from "./RunQueries.js"
+import { type IdempotencyKeyReused, type NodeInputs, RunQueries } from "./RunQueries.js"
 import { Sql, SqlError } from "./Sql.js"
 
 /**
@@ -104,6 +105,39 @@ export interface StartRequest {
   readonly inputs?: Readonly<Record<string, unknown>>
   readonly version?: number
   readonly idempotencyKey?: string
+  /**
+   * Input values set on nodes of the graph version for this run only (a preset's credential references),
+   * by node id then pin, over the nodes' own values. An unknown node id makes the graph invalid.
+   */
+  readonly nodeInputs?: NodeInputs
+}
+
+/**
+ * The graph with `nodeInputs` set over its nodes' values: a new object when anything is set (the engine
+ * caches plans per graph object). Fails `GraphInvalid` naming an unknown node.
+ */
+const withNodeInputs = (
+  graph: Graph,
+  nodeInputs: NodeInputs | undefined,
+): Effect.Effect<Graph, GraphInvalid> => {
+  if (nodeInputs === undefined || Object.keys(nodeInputs).length === 0) return Effect.succeed(graph)
+  const known = new Set(graph.nodes.map((node) => node.id))
+  const unknown = Object.keys(nodeInputs).filter((id) => !known.has(id))
+  if (unknown.length > 0) {
+    return Effect.fail(
+      new GraphInvalid({
+        graphId: graph.id,
+        errors: Object.fromEntries(unknown.map((id) => [id, { id: `no node ${id} in this graph` }])),
+      }),
+    )
+  }
+  return Effect.succeed({
+    ...graph,
+    nodes: graph.nodes.map((node) => {
+      const values = nodeInputs[node.id]
+      return values === undefined ? node : { ...node, inputDefault: { ...node.inputDefault, ...values } }
+    }),
+  })
 }
 
 /**
@@ -292,10 +326,12 @@ const make = (options: RunServiceOptions) =>
           Effect.catchTag("GraphNotFound", () => Effect.fail(new RunNotFound({ runId }))),
         )
         const root = { id: stored.graph.id, version: stored.graph.version }
+        const nodeInputs = yield* runs.nodeInputsOf(runId).pipe(sqlToStore("nodeInputs"))
+        const graph = yield* withNodeInputs(stored.graph, nodeInputs)
         const started = yield* withOwner(
           owner,
           root,
-          executor.start(stored.graph, { runId, inputs: view.run.inputs }),
+          executor.start(graph, { runId, inputs: view.run.inputs }),
         ).pipe(
           Effect.catchTag("OptionsInvalid", (error) => Effect.die(error)),
           Effect.catchTag("RunInputInvalid", (error) => Effect.die(error)),
@@ -330,7 +366,7 @@ const make = (options: RunServiceOptions) =>
     const start: RunServiceShape["start"] = (owner, graphId, request) =>
       Effect.gen(function* () {
         const stored = yield* graphs.get(owner, graphId, request.version).pipe(sqlToStore("graph"))
-        const graph = stored.graph
+        const graph = yield* withNodeInputs(stored.graph, request.nodeInputs)
         // Validate before claiming, so that a refused start leaves nothing behind.
         yield* checkGraph(graph, registry)
         const inputs = yield* decodeRunInputs(graph, graphIO(graph, registry), request.inputs ?? {})
@@ -342,6 +378,7 @@ const make = (options: RunServiceOptions) =>
               graphId,
               graphVersion: graph.version,
               inputs,
+              ...(request.nodeInputs === undefined ? {} : { nodeInputs: request.nodeInputs }),
               ...(request.idempotencyKey === undefined
                 ? {}
                 : {
@@ -350,6 +387,7 @@ const make = (options: RunServiceOptions) =>
                       graphId,
                       version: request.version ?? null,
                       inputs: request.inputs ?? {},
+                      ...(request.nodeInputs === undefined ? {} : { nodeInputs: request.nodeInputs }),
                     }),
                   }),
             },

@@ -61,6 +61,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
         "0004_credentials.sql",
         "0005_presets_schedules.sql",
         "0006_webhooks.sql",
+        "0007_run_node_inputs.sql",
       ],
       skipped: [],
     })
@@ -83,6 +84,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
         "0004_credentials.sql",
         "0005_presets_schedules.sql",
         "0006_webhooks.sql",
+        "0007_run_node_inputs.sql",
       ],
     })
     expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([
@@ -111,6 +113,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
         "0004_credentials.sql",
         "0005_presets_schedules.sql",
         "0006_webhooks.sql",
+        "0007_run_node_inputs.sql",
       ],
     })
     await writeFile(join(dir, "0090_extra.sql"), "CREATE TABLE extra (n bigint);\n")
@@ -181,6 +184,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
             "0004_credentials.sql",
             "0005_presets_schedules.sql",
             "0006_webhooks.sql",
+            "0007_run_node_inputs.sql",
             "0090_slow.sql",
           ]
           expect([...ra.applied, ...rb.applied].sort()).toEqual(names)

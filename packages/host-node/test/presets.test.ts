@@ -4,7 +4,10 @@
  * scoped, and not deletable while a schedule uses them.
  */
 import { randomBytes } from "node:crypto"
+import { LlmConfig, SafeHttpClient } from "@weft/blocks"
+import { Context } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type OpenAIServer, startOpenAIServer } from "../../blocks/test/support/openai-server.js"
 import type { RunningHost } from "../src/Host.js"
 import {
   type Answer,
@@ -12,6 +15,7 @@ import {
   eventually,
   freshDatabase,
   helloGraph,
+  readSse,
   type Session,
   signUp,
   startTestHost,
@@ -40,7 +44,7 @@ interface RunView {
   readonly graphId?: string
 }
 
-/** A graph whose `judge` node (an AI condition block) has a credentials field; it is never run here. */
+/** A graph whose `judge` node (an AI condition block) has a credentials field; its model is on loopback. */
 const judgeGraph = {
   name: "Judge",
   nodes: [
@@ -73,18 +77,26 @@ describe.each(["pglite", "postgres"] as const)("presets on %s", (driver) => {
   let b: ReturnType<typeof client>
   let graphId: string
   let judgeId: string
+  let llm: OpenAIServer
   let countId: string
 
   beforeAll(async () => {
+    // The AI block of `judgeGraph` talks to this loopback model server, with the key a preset maps.
+    llm = await startOpenAIServer({ handler: () => "yes" })
+    const resources = Context.make(LlmConfig, {
+      baseURL: llm.baseURL,
+      http: new SafeHttpClient({ allow: ["127.0.0.1"] }),
+    }) as Context.Context<never>
     if (driver === "pglite") {
       const dir = tempDir("presets")
-      host = await startTestHost({ dataDir: dir.dir })
+      host = await startTestHost({ dataDir: dir.dir, runs: { resources } })
       dispose = dir.dispose
     } else {
       const db = await freshDatabase("presets")
       host = await startTestHost({
         databaseUrl: db.url,
         credentials: { key: randomBytes(32).toString("hex") },
+        runs: { resources },
       })
       dispose = db.drop
     }
@@ -99,6 +111,7 @@ describe.each(["pglite", "postgres"] as const)("presets on %s", (driver) => {
 
   afterAll(async () => {
     await host?.close()
+    await llm?.close()
     await dispose()
   })
 
@@ -275,6 +288,24 @@ describe.each(["pglite", "postgres"] as const)("presets on %s", (driver) => {
       `no credentials ${theirs.body.id}`,
     )
     expect((await presetsOf(judgeId)).map((p) => p.id)).toEqual([saved.body.id])
+
+    // Executing it puts the reference (never the secret) on the node, for the resolver to open at run time.
+    const run = await a.post<{ id: string }>(`/api/presets/${saved.body.id}/execute`)
+    expect(run.status).toBe(201)
+    await readSse(`${host.url}/api/runs/${run.body.id}/events`, { headers: alice.headers })
+    const view = await a.get<{
+      status: string
+      executions: ReadonlyArray<{ nodeId: string; status: string }>
+    }>(`/api/runs/${run.body.id}`)
+    expect(view.body.executions.find((e) => e.nodeId === "judge")?.status).toBe("COMPLETED")
+    // The model server saw the preset's credential as the bearer token; the run shows no secret.
+    expect(llm.requests.at(-1)?.headers.authorization).toBe("Bearer sk-preset-test")
+    expect(JSON.stringify(view.body)).not.toContain("sk-preset-test")
+    // A credential deleted since the preset was saved is refused when it runs, naming the field.
+    expect((await a.call("DELETE", `/api/credentials/${mine.body.id}`)).status).toBe(204)
+    const gone = await a.post<Refusal>(`/api/presets/${saved.body.id}/execute`)
+    expect(gone.status).toBe(400)
+    expect(Object.keys(gone.body.fields ?? {})).toEqual(["credentials.judge.credentials"])
   })
 
   it("answers another user's preset ids and graphs with 404, and lists none of them", async () => {

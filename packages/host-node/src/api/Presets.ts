@@ -177,6 +177,8 @@ export const PresetsLive = HttpApiBuilder.group(WeftApi, "presets", (handlers) =
                 GraphInvalid: (error) => Effect.fail(graphInvalid(error)),
                 RunInputInvalid: (error) => Effect.fail(inputsInvalid(error)),
                 IdempotencyKeyReused: (error) => Effect.fail(keyReused(error)),
+                CredentialRefsInvalid: (error: CredentialRefsInvalid) =>
+                  Effect.fail(credentialsInvalid(error)),
               }),
             )
           return { id: started.runId, existing: started.existing }

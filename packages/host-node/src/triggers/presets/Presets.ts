@@ -11,7 +11,8 @@ import type { GraphInvalid, GraphNotFound, RunInputInvalid, StoreError } from "@
 import { Context, Effect, Layer } from "effect"
 import { GraphStore } from "../../GraphStore.js"
 import type { IdempotencyKeyReused } from "../../RunQueries.js"
-import { RunService } from "../../RunService.js"
+import { RunService, type StartRequest } from "../../RunService.js"
+import type { SqlError } from "../../Sql.js"
 import {
   type CredentialRefs,
   type Preset,
@@ -83,7 +84,12 @@ export interface PresetsShape {
     request: { readonly inputs?: Readonly<Record<string, unknown>>; readonly idempotencyKey?: string },
   ) => Effect.Effect<
     { readonly runId: string; readonly existing: boolean },
-    PresetNotFound | GraphNotFound | GraphInvalid | RunInputInvalid | IdempotencyKeyReused
+    | PresetNotFound
+    | GraphNotFound
+    | GraphInvalid
+    | RunInputInvalid
+    | IdempotencyKeyReused
+    | RunTemplate.CredentialRefsInvalid
   >
 }
 
@@ -104,11 +110,18 @@ export const templateOf = (preset: Preset): RunTemplate.RunTemplate => ({
  *
  * @category constructors
  */
-export const startRequest = (template: RunTemplate.RunTemplate, idempotencyKey?: string) => ({
-  inputs: template.inputs,
-  ...(template.version === undefined ? {} : { version: template.version }),
-  ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-})
+export const startRequest = (
+  lookup: RunTemplate.CredentialLookup | undefined,
+  owner: string,
+  template: RunTemplate.RunTemplate,
+  idempotencyKey?: string,
+): Effect.Effect<StartRequest, RunTemplate.CredentialRefsInvalid | SqlError> =>
+  Effect.map(RunTemplate.credentialInputs(lookup, owner, template.credentials), (nodeInputs) => ({
+    inputs: template.inputs,
+    ...(template.version === undefined ? {} : { version: template.version }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    ...(nodeInputs === undefined ? {} : { nodeInputs }),
+  }))
 
 const make = Effect.gen(function* () {
   const store = yield* PresetStore
@@ -160,8 +173,11 @@ const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const preset = yield* store.get(owner, id).pipe(Effect.catchTag("SqlError", Effect.die))
       const template = RunTemplate.withInputs(templateOf(preset), request.inputs)
+      const start = yield* startRequest(credentials, owner, template, request.idempotencyKey).pipe(
+        Effect.catchTag("SqlError", (error) => Effect.die(error)),
+      )
       return yield* runs
-        .start(owner, template.graphId, startRequest(template, request.idempotencyKey))
+        .start(owner, template.graphId, start)
         .pipe(Effect.catchTag("StoreError", (error: StoreError) => Effect.die(error)))
     })
 

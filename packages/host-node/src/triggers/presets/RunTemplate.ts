@@ -21,6 +21,7 @@ import {
 import { Data, Effect, Option } from "effect"
 import { CredentialStore } from "../../credentials/CredentialStore.js"
 import type { GraphStoreShape, StoredGraph } from "../../GraphStore.js"
+import type { NodeInputs } from "../../RunQueries.js"
 import type { SqlError } from "../../Sql.js"
 import type { CredentialRefs } from "./PresetStore.js"
 
@@ -93,7 +94,10 @@ export const checkInputs = (
 export type CredentialLookup = (
   owner: string,
   credentialId: string,
-) => Effect.Effect<{ readonly provider: string; readonly type: string } | undefined, SqlError>
+) => Effect.Effect<
+  { readonly provider: string; readonly type: string; readonly title: string } | undefined,
+  SqlError
+>
 
 /** The credential fields of a node's block, by name, with what each needs. */
 const credentialFields = (block: AnyBlock | undefined): ReadonlyMap<string, CredentialsRequirement> =>
@@ -147,6 +151,44 @@ export const checkCredentialRefs = (
   })
 
 /**
+ * The node inputs that put a template's credential references into its run: each field gets the reference
+ * `{id, provider, type, title}` the engine's resolver opens (for the run's owner only). A credential deleted
+ * since the template was saved is refused, naming the field.
+ *
+ * @category constructors
+ */
+export const credentialInputs = (
+  lookup: CredentialLookup | undefined,
+  owner: string,
+  credentials: CredentialRefs,
+): Effect.Effect<NodeInputs | undefined, CredentialRefsInvalid | SqlError> =>
+  Effect.gen(function* () {
+    const nodes = Object.entries(credentials).filter(([, fields]) => Object.keys(fields).length > 0)
+    if (nodes.length === 0) return undefined
+    const errors: Record<string, string> = {}
+    const inputs: Record<string, Record<string, unknown>> = {}
+    for (const [nodeId, fields] of nodes) {
+      for (const [field, credentialId] of Object.entries(fields)) {
+        const key = `credentials.${nodeId}.${field}`
+        const stored = lookup === undefined ? undefined : yield* lookup(owner, credentialId)
+        if (stored === undefined) {
+          errors[key] =
+            lookup === undefined
+              ? "credentials are not available on this server"
+              : `no credentials ${credentialId}`
+          continue
+        }
+        inputs[nodeId] = {
+          ...inputs[nodeId],
+          [field]: { id: credentialId, provider: stored.provider, type: stored.type, title: stored.title },
+        }
+      }
+    }
+    if (Object.keys(errors).length > 0) return yield* new CredentialRefsInvalid({ errors })
+    return inputs
+  })
+
+/**
  * The lookup of the `CredentialStore` service, when the host has one.
  *
  * @category constructors
@@ -158,7 +200,7 @@ export const credentialLookup: Effect.Effect<CredentialLookup | undefined> = Eff
       ? undefined
       : (owner, credentialId) =>
           store.value.get(owner, credentialId).pipe(
-            Effect.map((info) => ({ provider: info.provider, type: info.type })),
+            Effect.map((info) => ({ provider: info.provider, type: info.type, title: info.title })),
             Effect.catchTag("CredentialNotFound", () => Effect.succeed(undefined)),
           ),
 )

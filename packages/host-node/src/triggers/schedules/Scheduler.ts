@@ -24,7 +24,7 @@ import { RunService } from "../../RunService.js"
 import { Sql, type SqlError } from "../../Sql.js"
 import { type Preset, type PresetNotFound, PresetStore } from "../presets/PresetStore.js"
 import { startRequest } from "../presets/Presets.js"
-import type { RunTemplate } from "../presets/RunTemplate.js"
+import { type CredentialRefsInvalid, credentialLookup, type RunTemplate } from "../presets/RunTemplate.js"
 import * as Cron from "./Cron.js"
 import * as ScheduleJobs from "./ScheduleJobs.js"
 import { type OwnedSchedule, ScheduleStore } from "./ScheduleStore.js"
@@ -138,12 +138,13 @@ const make = (options: SchedulerOptions) =>
     const runs = yield* RunService
     const sql = yield* Sql
     const jobs = Option.isSome(yield* Effect.serviceOption(RunQueue))
+    const credentials = yield* credentialLookup
     const now = options.now ?? Date.now
     const retryAfter = Duration.toMillis(Duration.fromInputUnsafe(options.retryAfter ?? Duration.seconds(30)))
 
     type Started = Extract<FireOutcome, { readonly _tag: "Started" }>
     type Refused = Extract<FireOutcome, { readonly _tag: "Refused" }>
-    type Refusal = GraphNotFound | GraphInvalid | RunInputInvalid | PresetNotFound
+    type Refusal = GraphNotFound | GraphInvalid | RunInputInvalid | PresetNotFound | CredentialRefsInvalid
 
     /** Starts the run of a claimed due time and settles the fire. */
     const start = (schedule: OwnedSchedule, due: number) => {
@@ -155,11 +156,13 @@ const make = (options: SchedulerOptions) =>
         const preset =
           schedule.presetId === undefined ? undefined : yield* presets.get(schedule.owner, schedule.presetId)
         const template = templateOf(schedule, preset)
-        const started = yield* runs.start(
+        const request = yield* startRequest(
+          credentials,
           schedule.owner,
-          template.graphId,
-          startRequest(template, idempotencyKey(scheduleId, due)),
+          template,
+          idempotencyKey(scheduleId, due),
         )
+        const started = yield* runs.start(schedule.owner, template.graphId, request)
         return { _tag: "Started", scheduleId, runId: started.runId, existing: started.existing } as Started
       }).pipe(
         Effect.catchTags({
@@ -170,6 +173,7 @@ const make = (options: SchedulerOptions) =>
           GraphInvalid: refused,
           RunInputInvalid: refused,
           PresetNotFound: refused,
+          CredentialRefsInvalid: refused,
         }),
         Effect.tap((outcome) =>
           store.settle(
