@@ -347,7 +347,14 @@ const checkRuns = async (sql, tokens) => {
 /** `--child host <options json>`: a host until SIGTERM. */
 const hostChild = async (json) => {
   const { startHost } = await import(pathToFileURL(join(DIST, "index.js")).href)
-  const host = await startHost({ port: 0, host: "127.0.0.1", auth: { mode: "off" }, ...JSON.parse(json) })
+  // The per-user run-start limit would cap the measured rate: the benchmark measures the engine, not the limit.
+  const host = await startHost({
+    port: 0,
+    host: "127.0.0.1",
+    auth: { mode: "off" },
+    limits: { runStarts: { window: 60, max: 100_000_000 } },
+    ...JSON.parse(json),
+  })
   process.stdout.write(`${READY}${host.url}\n`)
   await new Promise((r) => process.once("SIGTERM", r))
   await host.close()
