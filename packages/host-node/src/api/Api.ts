@@ -19,16 +19,10 @@ import { SchedulesApi } from "../triggers/schedules/SchedulesApi.js"
 import { WebhooksApi } from "../triggers/webhooks/WebhooksApi.js"
 import { ApiKeysApi } from "./ApiKeys.js"
 import { BadRequest, Conflict, NotFound, RequestValidation, Unprocessable } from "./Errors.js"
+import { Id, Text, Version, VersionParam } from "./fields.js"
 
 /** Any JSON object. */
 const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
-
-const Id = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
-
-const Version = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-
-/** A version number in a query string. */
-const VersionParam = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
 
 // ---------------------------------------------------------------------------------------------------------
 // Blocks
@@ -78,8 +72,8 @@ export const BlockOutput = Schema.Struct({ pin: Schema.String, value: Schema.Unk
 export const WeftGraphUpload = Schema.Struct({
   id: Schema.optionalKey(Schema.String),
   version: Schema.optionalKey(Schema.Number),
-  name: Schema.String,
-  description: Schema.optionalKey(Schema.String),
+  name: Text,
+  description: Schema.optionalKey(Text),
   nodes: Schema.Array(Node),
   links: Schema.Array(Link),
   subGraphs: Schema.optionalKey(Schema.Array(Graph)),

@@ -10,6 +10,7 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { MAX_API_KEY_LIFETIME, MAX_API_KEY_NAME } from "../auth/api-keys.js"
 import { ApiScopeSchema } from "../auth/scopes.js"
 import { BadRequest, NotFound } from "./Errors.js"
+import { Id, isStorableText } from "./fields.js"
 
 /**
  * The body of `POST /api/api-keys`.
@@ -17,7 +18,7 @@ import { BadRequest, NotFound } from "./Errors.js"
  * @category schemas
  */
 export const ApiKeyCreateRequest = Schema.Struct({
-  name: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(MAX_API_KEY_NAME)),
+  name: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(MAX_API_KEY_NAME), isStorableText),
   /** What the key may do (at least one scope). */
   scopes: Schema.Array(ApiScopeSchema).check(Schema.isMinLength(1)),
   /** Lifetime in seconds (at most a year). Default: no expiry. */
@@ -70,7 +71,7 @@ export class ApiKeysApi extends HttpApiGroup.make("apiKeys")
   )
   .add(
     HttpApiEndpoint.delete("revoke", "/api/api-keys/:id", {
-      params: { id: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200)) },
+      params: { id: Id },
       success: Schema.Struct({ id: Schema.String, revoked: Schema.Boolean }),
       error: NotFound,
     }),

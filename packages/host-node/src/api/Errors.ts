@@ -223,6 +223,40 @@ const jsonify: HttpEffect.PreResponseHandler = (_request, response) =>
  * @category middleware
  */
 export const JsonErrors = HttpRouter.middleware(
-  (httpEffect) => Effect.andThen(HttpEffect.appendPreResponseHandler(jsonify), httpEffect),
+  (httpEffect) =>
+    Effect.andThen(
+      HttpEffect.appendPreResponseHandler(jsonify),
+      Effect.catchDefect(httpEffect, (defect) =>
+        unstorableText(defect)
+          ? Effect.succeed(
+              HttpServerResponse.jsonUnsafe(
+                {
+                  _tag: "BadRequest",
+                  error: "The request holds text the database cannot store: a NUL character (U+0000)",
+                  fields: { body: "must not contain the NUL character (U+0000)" },
+                },
+                { status: 400 },
+              ),
+            )
+          : Effect.die(defect),
+      ),
+    ),
   { global: true },
 )
+
+/**
+ * The SQLSTATEs of text Postgres cannot store (a NUL character in text or in a JSON string); the statement's
+ * transaction is rolled back, so nothing was written.
+ */
+const UNSTORABLE_TEXT = new Set(["22P05", "22021"])
+
+/** Whether a defect is (or wraps, through `cause`) a database error about text it cannot store. */
+const unstorableText = (defect: unknown): boolean => {
+  let current: unknown = defect
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const { _tag, code, cause } = current as { _tag?: unknown; code?: unknown; cause?: unknown }
+    if (_tag === "SqlError" && typeof code === "string" && UNSTORABLE_TEXT.has(code)) return true
+    current = cause
+  }
+  return false
+}

@@ -12,17 +12,16 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { BadRequest, NotFound } from "../api/Errors.js"
+import { Id, isStorableText } from "../api/fields.js"
 import { RequiredScope } from "../auth/scopes.js"
 import { CREDENTIAL_TYPES } from "./Secret.js"
-
-const Id = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
 
 /** A provider name, e.g. `openai` or `open_router`. */
 const Provider = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,100}$/)).annotate({
   description: "The provider, e.g. openai: 1 to 100 letters, digits, '_', '.' or '-'.",
 })
 
-const Title = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
+const Title = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200), isStorableText)
 
 const Host = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9.*:[\]_-]{1,253}$/)).annotate({
   description: "The host (and optional port) that host_scoped credentials are sent to.",

@@ -7,18 +7,15 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { BadRequest, Conflict, NotFound, Unprocessable } from "../../api/Errors.js"
+import { Id, isStorableText, Version } from "../../api/fields.js"
 import { RateLimited } from "../../auth/rate-limit.js"
 import { RequiredScope } from "../../auth/scopes.js"
 
-const Id = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
-
-const Version = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-
 const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
 
-const Name = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
+const Name = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200), isStorableText)
 
-const Description = Schema.String.check(Schema.isMaxLength(5000))
+const Description = Schema.String.check(Schema.isMaxLength(5000), isStorableText)
 
 /**
  * Credential ids by node id and credentials field: `{ "<nodeId>": { "<field>": "<credentialId>" } }`. Each

@@ -7,24 +7,21 @@ import { Status } from "@weft/engine"
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { BadRequest, NotFound } from "../../api/Errors.js"
+import { Id, isStorableText, Version } from "../../api/fields.js"
 import { RequiredScope } from "../../auth/scopes.js"
-
-const Id = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
-
-const Version = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 
 const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
 
-const Cron = Schema.String.check(Schema.isMaxLength(200)).annotate({
+const Cron = Schema.String.check(Schema.isMaxLength(200), isStorableText).annotate({
   description:
     "5 fields (minute hour day-of-month month day-of-week), or 6 with a leading second field: `*/15 * * * *`, `0 9 * * MON-FRI`, `* * * * * *`.",
 })
 
-const TimeZone = Schema.String.check(Schema.isMaxLength(64)).annotate({
+const TimeZone = Schema.String.check(Schema.isMaxLength(64), isStorableText).annotate({
   description: "An IANA time zone name, e.g. `Europe/Berlin` or `UTC`; daylight-saving time is followed.",
 })
 
-const Name = Schema.String.check(Schema.isMaxLength(200))
+const Name = Schema.String.check(Schema.isMaxLength(200), isStorableText)
 
 /**
  * A schedule.

@@ -177,7 +177,10 @@ export const receiverRoute = (options: WebhookOptions = {}) =>
       const receive = (request: HttpServerRequest.HttpServerRequest) =>
         Effect.gen(function* () {
           const id = (yield* HttpRouter.params).id ?? ""
-          if (id === "" || id.length > MAX_KEY_LENGTH) return yield* notFound(id.slice(0, MAX_KEY_LENGTH))
+          // An id the database cannot hold (too long, or with a NUL character) names no webhook.
+          if (id === "" || id.length > MAX_KEY_LENGTH || id.includes("\u0000")) {
+            return yield* notFound(id.slice(0, MAX_KEY_LENGTH).replaceAll("\u0000", ""))
+          }
           const webhook = yield* store.find(id).pipe(
             Effect.catchTags({
               WebhookNotFound: () => Effect.fail(notFound(id)),

@@ -8,9 +8,8 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { BadRequest, NotFound } from "../../api/Errors.js"
+import { Id, isStorableText } from "../../api/fields.js"
 import { RequiredScope } from "../../auth/scopes.js"
-
-const Id = Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200))
 
 /**
  * A webhook as listed: where deliveries go, never its secret.
@@ -47,7 +46,7 @@ export const WebhookCreated = Schema.Struct({
  */
 export const WebhookCreateRequest = Schema.Struct({
   description: Schema.optionalKey(
-    Schema.String.check(Schema.isMaxLength(200)).annotate({
+    Schema.String.check(Schema.isMaxLength(200), isStorableText).annotate({
       description: "A label to tell the graph's webhooks apart (e.g. the sender).",
     }),
   ),
