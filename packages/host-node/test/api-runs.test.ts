@@ -185,7 +185,9 @@ describe("runs", () => {
       greeting: ["Hello, once!"],
     })
     // A later start with the same key and request still answers the same run; another key starts another run.
-    expect((await startRun(graphId, { inputs: { topic: "once" } }, { "idempotency-key": key })).id).toBe(runId)
+    expect((await startRun(graphId, { inputs: { topic: "once" } }, { "idempotency-key": key })).id).toBe(
+      runId,
+    )
     expect(
       (await startRun(graphId, { inputs: { topic: "x" } }, { "idempotency-key": `${key}-2` })).id,
     ).not.toBe(runId)
