@@ -13,7 +13,7 @@ import { Context, Data, Effect, Layer } from "effect"
 import { ms } from "../internal/sql-rows.js"
 import { Sql, type SqlError } from "../Sql.js"
 import { open, type Sealed, SecretUnreadable, seal } from "./Cipher.js"
-import { type CredentialKeyOptions, CredentialsKeyInvalid, type KeyRing, keyRingOf } from "./Keys.js"
+import { type CredentialKeyOptions, type CredentialsKeyInvalid, type KeyRing, loadKeyRing } from "./Keys.js"
 import type { CredentialType, SecretPayload } from "./Secret.js"
 
 /**
@@ -299,13 +299,7 @@ export class CredentialStore extends Context.Service<CredentialStore, Credential
     Layer.effect(
       CredentialStore,
       Effect.gen(function* () {
-        const ring = yield* Effect.try({
-          try: () => keyRingOf(options),
-          catch: (error) =>
-            error instanceof CredentialsKeyInvalid
-              ? error
-              : new CredentialsKeyInvalid({ field: "key", message: "the credentials key could not be read" }),
-        })
+        const ring = yield* loadKeyRing(options)
         const store = yield* make(ring)
         const resealed = yield* store.reseal
         if (resealed > 0) {

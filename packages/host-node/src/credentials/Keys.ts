@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname } from "node:path"
-import { Data } from "effect"
+import { Data, Effect } from "effect"
 
 /** The environment variable that holds the current key. */
 export const KEY_ENV = "WEFT_CREDENTIALS_KEY"
@@ -210,3 +210,20 @@ export const keyOptionsFromEnv = (
     ...(previous.length === 0 ? {} : { previousKeys: previous }),
   }
 }
+
+/**
+ * `keyRingOf` as an effect: a malformed key fails with `CredentialsKeyInvalid` naming it, and any other
+ * failure to read the key becomes one too (never the key's bytes).
+ *
+ * @category constructors
+ */
+export const loadKeyRing = (
+  options: CredentialKeyOptions,
+): Effect.Effect<KeyRing | undefined, CredentialsKeyInvalid> =>
+  Effect.try({
+    try: () => keyRingOf(options),
+    catch: (error) =>
+      error instanceof CredentialsKeyInvalid
+        ? error
+        : new CredentialsKeyInvalid({ field: "key", message: "the credentials key could not be read" }),
+  })

@@ -15,9 +15,9 @@ import { Context, Data, Effect, Layer } from "effect"
 import { type Binding, open, type Sealed, SecretUnreadable, seal } from "../../credentials/Cipher.js"
 import {
   type CredentialKeyOptions,
-  CredentialsKeyInvalid,
+  type CredentialsKeyInvalid,
   type KeyRing,
-  keyRingOf,
+  loadKeyRing,
 } from "../../credentials/Keys.js"
 import { ms } from "../../internal/sql-rows.js"
 import { Sql, type SqlError } from "../../Sql.js"
@@ -320,13 +320,7 @@ export class WebhookStore extends Context.Service<WebhookStore, WebhookStoreShap
     Layer.effect(
       WebhookStore,
       Effect.gen(function* () {
-        const ring = yield* Effect.try({
-          try: () => keyRingOf(options),
-          catch: (error) =>
-            error instanceof CredentialsKeyInvalid
-              ? error
-              : new CredentialsKeyInvalid({ field: "key", message: "the credentials key could not be read" }),
-        })
+        const ring = yield* loadKeyRing(options)
         const store = yield* make(ring)
         const resealed = yield* store.reseal
         if (resealed > 0) {
