@@ -327,7 +327,10 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
 
   /** Takes over the runs of dead workers, at most as many as this worker has room for. */
   const sweep = Effect.gen(function* () {
-    yield* unlockDeadJobs
+    // Independent of the takeover below: a failure here must not keep dead workers' runs from moving.
+    yield* unlockDeadJobs.pipe(
+      Effect.catchCause((cause) => Effect.logWarning(`worker ${id}: unlocking jobs: ${causeMessage(cause)}`)),
+    )
     const free = room()
     if (stopping || free <= 0) return
     const taken = yield* sql.query<{ run_id: string }>(

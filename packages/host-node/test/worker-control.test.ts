@@ -241,4 +241,19 @@ describe("requests to runs driven by another process", () => {
     const stopped = await call<{ status: string }>("POST", `/api/runs/${runId}/stop`)
     expect(stopped.body).toEqual({ id: runId, status: "TERMINATED" })
   }, 40_000)
+
+  it("a run job left locked by a worker that died is unlocked after the stale threshold and driven", async () => {
+    for (const w of workers.splice(0)) await w.close()
+    const runId = await startRun(await createGraph(reviewed))
+    // A worker took the job and died before it took the lease: the job stays locked by it.
+    await sql`UPDATE graphile_worker._private_jobs SET locked_by = 'dead-worker', locked_at = now() - interval '1 hour'
+              WHERE key = ${runId}`
+    await worker("unlocker")
+    await until(
+      async () => ((await runRow(runId))?.status === "REVIEW" ? true : undefined),
+      15_000,
+      "the run to be driven after its job was unlocked",
+    )
+    expect(await sql`SELECT 1 FROM graphile_worker.jobs WHERE locked_by = 'dead-worker'`).toEqual([])
+  }, 30_000)
 })
