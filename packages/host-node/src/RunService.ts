@@ -525,8 +525,15 @@ const make = (options: RunServiceOptions) =>
             break
         }
         if (queue === undefined) {
-          // This process is the only driver: a run not live here is paused, or was left by a stopped process.
-          yield* executor.cancel(runId)
+          // A run paused in REVIEW has no driver: terminate it here. A running one may be driven by another
+          // host process on the same database, which hears the request; if none ends it in time, this
+          // process terminates it (it was left by a process that stopped).
+          if ((yield* statusOf(runId)) !== "REVIEW") {
+            const outcome = yield* awaitRequest(runId, (status) => Effect.succeed(isFinal(status)))
+            if (!outcome.pending) return outcome
+          }
+          // Another writer finishing it meanwhile makes the store refuse this one: the status says how it ended.
+          yield* Effect.ignore(executor.cancel(runId))
           wake(runId)
           return { status: yield* statusOf(runId), pending: false }
         }

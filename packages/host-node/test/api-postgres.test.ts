@@ -124,4 +124,25 @@ describe("on Postgres", () => {
     }
     expect(statuses).toEqual(statuses.map(() => 201))
   })
+
+  it("a stop sent to another host process reaches the run where it is driven, at once", async () => {
+    const api = client(host.url, alice)
+    const graphId = (await api.post<{ id: string }>("/api/graphs", timerGraph(60))).body.id
+    const runId = (await api.post<{ id: string }>(`/api/graphs/${graphId}/runs`, {})).body.id
+    await readSse(`${host.url}/api/runs/${runId}/events`, {
+      headers: alice.headers,
+      stopAfter: (frame) => frame.data?.type === "NodeStatus" && frame.data.status === "RUNNING",
+    })
+    const started = Date.now()
+    const stopped = await client(other.url, alice).post<{ status: string; pending?: boolean }>(
+      `/api/runs/${runId}/stop`,
+    )
+    expect(stopped.body).toEqual({ id: runId, status: "TERMINATED" })
+    // The driving host cancelled it (its block aborted), well before the timer or the request wait.
+    expect(Date.now() - started).toBeLessThan(3000)
+    const view = await api.get<{ status: string; executions: ReadonlyArray<{ status: string }> }>(
+      `/api/runs/${runId}`,
+    )
+    expect(view.body.executions.map((e) => e.status)).toEqual(["TERMINATED"])
+  })
 })
