@@ -1,0 +1,20 @@
+import { Data } from "effect"
+
+/**
+ * A connection to a document was refused: bad document name, no or unknown token, or no role on the graph.
+ *
+ * `reason` is what the client sees in its permission-denied message.
+ */
+export class CollabRefused extends Data.TaggedError("CollabRefused")<{
+  readonly reason: "invalid-document-name" | "permission-denied"
+}> {}
+
+/**
+ * An incoming message was rejected and its socket closed.
+ *
+ * `code` is the WebSocket close code (1007 malformed, 1009 too large), `reason` the close reason.
+ */
+export class CollabMessageRejected extends Data.TaggedError("CollabMessageRejected")<{
+  readonly code: 1007 | 1009
+  readonly reason: "malformed-message" | "message-too-large" | "document-too-large"
+}> {}
