@@ -167,7 +167,9 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
   const held = new Map<string, Fiber.Fiber<void, unknown>>()
   /** Runs whose lease a job is taking now: they count against the concurrency before they are held. */
   const taking = new Set<string>()
-  const room = () => concurrency - held.size - taking.size
+  /** Slots a sweep keeps for the runs it is taking over, until it holds them. */
+  let reserved = 0
+  const room = () => concurrency - held.size - taking.size - reserved
   /**
    * Jobs waiting for a free slot. A job only takes a lease and returns, so graphile-worker fetches the next
    * one at once: when this worker is full, the job waits (at most `slotWait`) for a run to end rather than
@@ -333,8 +335,11 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
     )
     const free = room()
     if (stopping || free <= 0) return
-    const taken = yield* sql.query<{ run_id: string }>(
-      `UPDATE run_leases l SET worker_id = $1, acquired_at = now()
+    // The slots are kept while the query runs: jobs taking leases meanwhile must not use them too.
+    reserved += free
+    const taken = yield* sql
+      .query<{ run_id: string }>(
+        `UPDATE run_leases l SET worker_id = $1, acquired_at = now()
        FROM (
          SELECT s.run_id FROM run_leases s LEFT JOIN weft_workers w ON w.id = s.worker_id
          WHERE s.worker_id <> $1
@@ -345,13 +350,24 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
        ) dead
        WHERE l.run_id = dead.run_id
        RETURNING l.run_id`,
-      [id, staleSeconds, free],
-    )
+        [id, staleSeconds, free],
+      )
+      .pipe(
+        Effect.onError(() =>
+          Effect.sync(() => {
+            reserved -= free
+          }),
+        ),
+      )
+    // In one step, so the slots pass straight from the reservation to the runs taken over.
+    yield* Effect.sync(() => {
+      reserved -= free
+      for (const row of taken) hold(row.run_id)
+    })
     for (const row of taken) {
       yield* Effect.logInfo(`worker ${id}: took over run ${row.run_id}`).pipe(
         Effect.annotateLogs({ runId: row.run_id, workerId: id }),
       )
-      hold(row.run_id)
     }
   })
 
