@@ -234,15 +234,23 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
       return yield* Effect.fail(beaten.failure)
     }
     lastBeat = Date.now()
+    // Only a lease that another worker now holds is lost. A run held here whose lease row is missing is one
+    // that just ended (its lease is deleted before its driver lets go of the slot), or one taken a moment
+    // after a snapshot: both are this worker's.
+    const driving = [...held.keys()]
+    if (driving.length > 0) {
+      const lost = yield* sql.query<{ run_id: string }>(
+        `SELECT run_id FROM run_leases
+         WHERE run_id IN (SELECT jsonb_array_elements_text($1::jsonb)) AND worker_id <> $2`,
+        [Sql.json(driving), id],
+      )
+      for (const row of lost) yield* letGo(row.run_id, "its lease was taken over by another worker")
+    }
     const leases = yield* sql.query<{ run_id: string }>(
       "SELECT run_id FROM run_leases WHERE worker_id = $1",
       [id],
     )
-    const ours = new Set(leases.map((row) => row.run_id))
-    for (const runId of [...held.keys()]) {
-      if (!ours.has(runId)) yield* letGo(runId, "its lease was taken over by another worker")
-    }
-    for (const runId of ours) {
+    for (const runId of leases.map((row) => row.run_id)) {
       if (held.has(runId) || taking.has(runId)) continue
       // A lease still ours whose driver was let go: drive it again, or hand it to another worker when full.
       if (room() > 0) hold(runId)
