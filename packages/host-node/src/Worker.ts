@@ -258,13 +258,19 @@ export const startWorker = async (options: WorkerOptions): Promise<RunningWorker
     }
   })
 
-  /** Gives up the lease of a run this worker does not drive, and queues it for any worker. */
+  /**
+   * Gives up the lease of a run this worker does not drive, and queues it for any worker. A lease already
+   * gone (the run ended since the leases were read) queues nothing.
+   */
   const handBackLease = (runId: string, delayMs: number) =>
     sql.transaction((tx) =>
-      Effect.andThen(
-        tx.query("DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2", [runId, id]),
-        addJob(tx, runId, delayMs),
-      ),
+      Effect.gen(function* () {
+        const released = yield* tx.query(
+          "DELETE FROM run_leases WHERE run_id = $1 AND worker_id = $2 RETURNING run_id",
+          [runId, id],
+        )
+        if (released.length > 0) yield* addJob(tx, runId, delayMs)
+      }),
     )
 
   const release = (runId: string) =>
