@@ -7,6 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Migrations, Sql } from "../src/index.js"
 import { createDatabase, drivers, type TestDatabase } from "./support/db.js"
 
+/** The migrations the package ships, in order: a new one is added here once. */
+const SHIPPED = [
+  "0001_init.sql",
+  "0002_workers.sql",
+  "0003_run_control.sql",
+  "0004_credentials.sql",
+  "0005_presets_schedules.sql",
+  "0006_webhooks.sql",
+  "0007_run_node_inputs.sql",
+]
+
 const TABLES = [
   "credentials",
   "files",
@@ -54,15 +65,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
   it("applies the package's migrations once, in order, and records each with its checksum", async () => {
     const first = await run(Migrations.run())
     expect(first).toEqual({
-      applied: [
-        "0001_init.sql",
-        "0002_workers.sql",
-        "0003_run_control.sql",
-        "0004_credentials.sql",
-        "0005_presets_schedules.sql",
-        "0006_webhooks.sql",
-        "0007_run_node_inputs.sql",
-      ],
+      applied: SHIPPED,
       skipped: [],
     })
     const tables = await query<{ name: string }>(
@@ -77,15 +80,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
     const again = await run(Migrations.run())
     expect(again).toEqual({
       applied: [],
-      skipped: [
-        "0001_init.sql",
-        "0002_workers.sql",
-        "0003_run_control.sql",
-        "0004_credentials.sql",
-        "0005_presets_schedules.sql",
-        "0006_webhooks.sql",
-        "0007_run_node_inputs.sql",
-      ],
+      skipped: SHIPPED,
     })
     expect(await query("SELECT count(*)::int AS n FROM weft_migrations")).toEqual([
       { n: first.applied.length },
@@ -106,15 +101,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
     )
     expect(await run(Migrations.run({ directory: dir }))).toEqual({
       applied: ["0090_extra.sql"],
-      skipped: [
-        "0001_init.sql",
-        "0002_workers.sql",
-        "0003_run_control.sql",
-        "0004_credentials.sql",
-        "0005_presets_schedules.sql",
-        "0006_webhooks.sql",
-        "0007_run_node_inputs.sql",
-      ],
+      skipped: SHIPPED,
     })
     await writeFile(join(dir, "0090_extra.sql"), "CREATE TABLE extra (n bigint);\n")
     await writeFile(join(dir, "0091_later.sql"), "CREATE TABLE later (n integer);\n")
@@ -177,16 +164,7 @@ describe.each(drivers)("Migrations on %s", (driver) => {
             a.runPromise(Migrations.run({ directory: slow })),
             b.runPromise(Migrations.run({ directory: slow })),
           ])
-          const names = [
-            "0001_init.sql",
-            "0002_workers.sql",
-            "0003_run_control.sql",
-            "0004_credentials.sql",
-            "0005_presets_schedules.sql",
-            "0006_webhooks.sql",
-            "0007_run_node_inputs.sql",
-            "0090_slow.sql",
-          ]
+          const names = [...SHIPPED, "0090_slow.sql"]
           expect([...ra.applied, ...rb.applied].sort()).toEqual(names)
           expect([...ra.skipped, ...rb.skipped].sort()).toEqual(names)
           const recorded = await a.runPromise(
