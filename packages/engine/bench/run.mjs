@@ -18,13 +18,14 @@
  * Environment: BENCH_QUICK=1 small-N smoke run; BENCH_PEERS=0 skips the peers; BENCH_FILTER=<text> runs
  * only the benchmarks whose label contains <text> (e.g. "fan-out").
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { PerformanceObserver, performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
+import { runChild as runBenchChild } from "./child.mjs"
 
 const SELF = fileURLToPath(import.meta.url)
 const ROOT = resolve(dirname(SELF), "../../..")
@@ -329,33 +330,7 @@ const CHILD_TIMEOUT_MS = 150_000
 
 /** Runs `--child kind n` and resolves with its result object, or `{ error }`. */
 const runChild = (kind, n) =>
-  new Promise((resolveChild) => {
-    const child = spawn(process.execPath, [SELF, "--child", kind, String(n)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => {
-      out += d
-    })
-    child.stderr.on("data", (d) => {
-      err += d
-    })
-    const timer = setTimeout(() => {
-      err += `\ntimed out after ${CHILD_TIMEOUT_MS / 1000} s`
-      child.kill("SIGKILL")
-    }, CHILD_TIMEOUT_MS)
-    child.on("close", (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split("\n").find((l) => l.startsWith(MARK))
-      if (code === 0 && line !== undefined) return resolveChild(JSON.parse(line.slice(MARK.length)))
-      const marked = err.split("\n").find((l) => l.startsWith(MARK))
-      if (marked !== undefined) return resolveChild(JSON.parse(marked.slice(MARK.length)))
-      const tail = err.trim().split("\n").slice(-4).join(" | ")
-      resolveChild({ error: `exit ${code ?? signal}${tail === "" ? "" : `: ${tail}`}` })
-    })
-  })
+  runBenchChild({ self: SELF, cwd: ROOT, mark: MARK, timeoutMs: CHILD_TIMEOUT_MS }, [kind, n])
 
 const f1 = (x) => x.toFixed(1)
 const fmtUs = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1))

@@ -38,6 +38,7 @@ import { cpus, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { runChild as runBenchChild } from "../../engine/bench/child.mjs"
 
 const SELF = fileURLToPath(import.meta.url)
 const PACKAGE = resolve(dirname(SELF), "..")
@@ -652,33 +653,7 @@ const emit = (result) => {
 const CHILD_TIMEOUT_MS = 900_000
 
 const runChild = (args) =>
-  new Promise((resolveChild) => {
-    const child = spawn(process.execPath, [SELF, "--child", ...args.map(String)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => {
-      out += d
-    })
-    child.stderr.on("data", (d) => {
-      err += d
-    })
-    const timer = setTimeout(() => {
-      err += `\ntimed out after ${CHILD_TIMEOUT_MS / 1000} s`
-      child.kill("SIGKILL")
-    }, CHILD_TIMEOUT_MS)
-    child.on("close", (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split("\n").find((l) => l.startsWith(MARK))
-      if (code === 0 && line !== undefined) return resolveChild(JSON.parse(line.slice(MARK.length)))
-      const marked = err.split("\n").find((l) => l.startsWith(MARK))
-      if (marked !== undefined) return resolveChild(JSON.parse(marked.slice(MARK.length)))
-      const tail = err.trim().split("\n").slice(-4).join(" | ")
-      resolveChild({ error: `exit ${code ?? signal}${tail === "" ? "" : `: ${tail}`}` })
-    })
-  })
+  runBenchChild({ self: SELF, cwd: ROOT, mark: MARK, timeoutMs: CHILD_TIMEOUT_MS }, args)
 
 const f0 = (x) => Math.round(x).toString()
 const f1 = (x) => x.toFixed(1)
