@@ -112,10 +112,13 @@ export const into = (doc: Y.Doc, graph: Graph, origin?: unknown): Y.Doc => {
  */
 export const fromGraph = (graph: Graph): Y.Doc => into(new Y.Doc(), graph)
 
+/** A value as JSON: shared types a peer nested inside a value (a `Y.Text`, a `Y.Map`) become their JSON. */
+const json = (value: unknown): unknown => (value instanceof Y.AbstractType ? value.toJSON() : value)
+
 const plain = (map: unknown): Record<string, unknown> | undefined => {
   if (!(map instanceof Y.Map)) return undefined
   const out: Record<string, unknown> = {}
-  for (const [key, value] of map.entries()) if (value !== undefined) out[key] = value
+  for (const [key, value] of map.entries()) if (value !== undefined) out[key] = json(value)
   return Object.keys(out).length === 0 ? undefined : out
 }
 
@@ -130,7 +133,8 @@ const orderOf = (map: Y.Map<unknown>): number => {
 const str = (u: unknown): u is string => typeof u === "string"
 
 /**
- * Reads the graph held by `doc`. Nodes without a block id and malformed links are skipped, and links whose
+ * Reads the graph held by `doc`. Entries that are not maps, nodes without a block id and malformed links are
+ * skipped, shared types nested in values are read as their JSON, and links whose
  * source or sink node is missing are dropped. The result is decoded with the `Graph` schema (which throws
  * when the document's meta is not a graph's, e.g. an empty document).
  *
@@ -142,6 +146,7 @@ export const toGraph = (doc: Y.Doc): Graph => {
   const { meta, nodes, links } = parts(doc)
   const nodeList: Array<{ order: number; key: string; node: Node }> = []
   for (const [id, map] of nodes.entries()) {
+    if (!(map instanceof Y.Map)) continue
     const blockId = map.get("blockId")
     if (!str(blockId) || blockId === "" || id === "") continue
     const inputDefault = plain(map.get("inputDefault"))
@@ -160,6 +165,7 @@ export const toGraph = (doc: Y.Doc): Graph => {
   const present = new Set(nodeList.map((n) => n.key))
   const linkList: Array<{ order: number; key: string; link: Link }> = []
   for (const [key, map] of links.entries()) {
+    if (!(map instanceof Y.Map)) continue
     const id = map.get("id")
     const sourceId = map.get("sourceId")
     const sourceName = map.get("sourceName")

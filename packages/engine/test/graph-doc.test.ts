@@ -216,3 +216,40 @@ describe("GraphDoc concurrent edits", () => {
     expect(GraphDoc.toGraph(b).nodes.find((n) => n.id === "sum")?.inputDefault).toEqual({ a: 100, b: 200 })
   })
 })
+
+describe("toGraph of a document a peer wrote odd values into", () => {
+  const base = () =>
+    GraphDoc.fromGraph({
+      id: "g",
+      version: 1,
+      name: "odd",
+      nodes: [
+        { id: "n", blockId: "b", inputDefault: { text: "plain" }, metadata: { position: { x: 1, y: 2 } } },
+      ],
+      links: [],
+    })
+
+  it("reads shared types nested in values as their JSON", () => {
+    const doc = base()
+    const node = doc.getMap<Y.Map<Y.Map<unknown>>>("nodes").get("n")
+    const text = new Y.Text("typed")
+    node?.get("inputDefault")?.set("text", text)
+    const position = new Y.Map<unknown>()
+    node?.get("metadata")?.set("position", position)
+    position.set("x", 5)
+    const g = GraphDoc.toGraph(doc)
+    expect(g.nodes[0]?.inputDefault).toEqual({ text: "typed" })
+    expect(g.nodes[0]?.metadata).toEqual({ position: { x: 5 } })
+    expect(JSON.parse(JSON.stringify(g))).toEqual(g)
+  })
+
+  it("skips node and link entries that are not maps", () => {
+    const doc = base()
+    doc.getMap<unknown>("nodes").set("junk", "not a node")
+    doc.getMap<unknown>("nodes").set("nothing", null)
+    doc.getMap<unknown>("links").set("l", 42)
+    const g = GraphDoc.toGraph(doc)
+    expect(g.nodes.map((n) => n.id)).toEqual(["n"])
+    expect(g.links).toEqual([])
+  })
+})
