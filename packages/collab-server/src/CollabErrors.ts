@@ -18,3 +18,9 @@ export class CollabMessageRejected extends Data.TaggedError("CollabMessageReject
   readonly code: 1007 | 1009
   readonly reason: "malformed-message" | "message-too-large" | "document-too-large"
 }> {}
+
+/** An option of `makeCollabServer` is invalid; `field` names it (e.g. `redis.url`). */
+export class CollabOptionsInvalid extends Data.TaggedError("CollabOptionsInvalid")<{
+  readonly field: string
+  readonly message: string
+}> {}

@@ -80,3 +80,50 @@ describe("auth", () => {
     expect(stored.getMap("nodes").has("e1")).toBe(true)
   })
 })
+
+describe("access checked again while connected", () => {
+  it("closes a connection whose token lost access, and one whose role changed, at the next check", async () => {
+    const access = new Map<string, { userId: string; name: string; role: "owner" | "editor" | "viewer" }>([
+      ["tok-dora", { userId: "dora", name: "Dora", role: "editor" }],
+      ["tok-eve", { userId: "eve", name: "Eve", role: "editor" }],
+      ["tok-finn", { userId: "finn", name: "Finn", role: "editor" }],
+    ])
+    let checks = 0
+    running = await start(undefined, {
+      revalidateEveryMs: 50,
+      authenticate: async (token) => {
+        checks++
+        return access.get(token)
+      },
+    })
+    const dora = open(running, "graph:g1", "tok-dora")
+    const eve = open(running, "graph:g1", "tok-eve")
+    const finn = open(running, "graph:g1", "tok-finn")
+    const closed = (client: Client) => {
+      const events: Array<number> = []
+      client.provider.on("close", ({ event }: { event: { code: number } }) => events.push(event.code))
+      return events
+    }
+    const doraClosed = closed(dora)
+    const eveClosed = closed(eve)
+    const finnClosed = closed(finn)
+    for (const client of [dora, eve, finn]) expect(await client.outcome).toBe("synced")
+    const before = checks
+    await until(() => checks >= before + 3, 2_000, "a check of every connection")
+    expect(doraClosed.concat(eveClosed, finnClosed)).toEqual([])
+
+    access.delete("tok-dora") // signed out
+    access.set("tok-eve", { userId: "eve", name: "Eve", role: "viewer" }) // demoted
+    await until(() => doraClosed.length > 0 && eveClosed.length > 0, 2_000, "the two connections closed")
+    expect(finnClosed).toEqual([])
+    // Finn keeps editing; what Dora writes now reaches nobody.
+    finn.doc.getMap("meta").set("name", "still here")
+    dora.doc.getMap("meta").set("description", "too late")
+    const watcher = open(running, "graph:g1", "tok-finn")
+    expect(await watcher.outcome).toBe("synced")
+    await until(() => watcher.doc.getMap("meta").get("name") === "still here", 2_000, "Finn's edit")
+    await sleep(100)
+    expect(watcher.doc.getMap("meta").get("description")).toBeUndefined()
+    await expect(open(running, "graph:g1", "tok-dora").outcome).resolves.toBe("denied:permission-denied")
+  })
+})

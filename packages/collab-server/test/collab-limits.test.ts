@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import WebSocket from "ws"
 import * as Y from "yjs"
 import { checkMessage } from "../src/index.js"
+import { authFrame, frame, MESSAGE_SYNC, randomBytes, updateFrame } from "./frames.js"
 import { type Client, connect, nodesOf, type Running, start, until } from "./support.js"
 
 let running: Running | undefined
@@ -17,43 +18,6 @@ afterEach(async () => {
   clients = []
   sockets = []
 })
-
-const messageSync = 0
-const messageAuth = 2
-const syncUpdate = 2
-
-const frame = (write: (encoder: encoding.Encoder) => void): Uint8Array => {
-  const encoder = encoding.createEncoder()
-  write(encoder)
-  return encoding.toUint8Array(encoder)
-}
-
-const authFrame = (name: string, token: string) =>
-  frame((e) => {
-    encoding.writeVarString(e, name)
-    encoding.writeVarUint(e, messageAuth)
-    encoding.writeVarUint(e, 0)
-    encoding.writeVarString(e, token)
-  })
-
-const updateFrame = (name: string, payload: Uint8Array, trailing: Uint8Array = new Uint8Array()) =>
-  frame((e) => {
-    encoding.writeVarString(e, name)
-    encoding.writeVarUint(e, messageSync)
-    encoding.writeVarUint(e, syncUpdate)
-    encoding.writeVarUint8Array(e, payload)
-    encoding.writeUint8Array(e, trailing)
-  })
-
-const randomBytes = (n: number, seed: number) => {
-  const out = new Uint8Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) & 0x7fffffff
-    out[i] = s & 0xff
-  }
-  return out
-}
 
 const validUpdate = (key: string, size: number) => {
   const doc = new Y.Doc()
@@ -105,7 +69,7 @@ describe("malformed updates", () => {
       "an unknown sync type",
       frame((e) => {
         encoding.writeVarString(e, "graph:g1")
-        encoding.writeVarUint(e, messageSync)
+        encoding.writeVarUint(e, MESSAGE_SYNC)
         encoding.writeVarUint(e, 9)
       }),
     ],

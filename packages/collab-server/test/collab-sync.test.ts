@@ -49,7 +49,7 @@ describe("convergence through the server", () => {
     expect(a.doc.getMap("nodes").size).toBe(110)
   })
 
-  it("five clients converge, and awareness fields reach the others", async () => {
+  it("five clients converge, and awareness reaches the others under the account's name", async () => {
     const r = await boot()
     const peers = ["tok-alice", "tok-bob", "tok-alice", "tok-bob", "tok-alice"].map((t) =>
       open(r, "graph:g1", t),
@@ -58,19 +58,25 @@ describe("convergence through the server", () => {
     peers.forEach((p, k) => {
       for (let i = 0; i < 20; i++) p.doc.getMap("nodes").set(`p${k}-${i}`, { x: i, y: k })
       p.doc.getMap("nodes").set("shared", k)
-      p.provider.setAwarenessField("user", {
-        name: `user${k}`,
-        colour: "#f00",
-        cursor: [k, k],
+      p.provider.awareness!.setLocalState({
+        user: { name: `user${k}`, color: "#ff0000" },
+        cursor: { x: k, y: k },
         selection: [`p${k}-0`],
       })
     })
     const same = () => peers.every((p) => nodesOf(p.doc) === nodesOf(peers[0]!.doc))
     await until(same, 5_000, "five-way convergence")
     expect(peers[0]!.doc.getMap("nodes").size).toBe(101)
-    await until(() => peers[0]!.provider.awareness!.getStates().size === 5, 5_000, "awareness")
-    const names = [...peers[0]!.provider.awareness!.getStates().values()].map((s) => s.user?.name).sort()
-    expect(names).toEqual(["user0", "user1", "user2", "user3", "user4"])
+    const seen = () => peers[4]!.provider.awareness!.getStates()
+    await until(() => seen().size === 5 && [...seen().values()].every((s) => s.cursor), 5_000, "awareness")
+    peers.slice(0, 4).forEach((p, k) => {
+      const account = k % 2 === 0 ? { id: "alice", name: "Alice A." } : { id: "bob", name: "Bob B." }
+      expect(seen().get(p.doc.clientID)).toEqual({
+        user: { ...account, color: "#ff0000" },
+        cursor: { x: k, y: k },
+        selection: [`p${k}-0`],
+      })
+    })
   })
 })
 

@@ -22,6 +22,7 @@ export class MemoryStorage implements CollabStorage {
 
 /** Tokens → users, and graph → user → role: the host's sessions and sharing table, in miniature. */
 export const tokens: Record<string, string> = { "tok-alice": "alice", "tok-bob": "bob", "tok-carol": "carol" }
+export const names: Record<string, string> = { alice: "Alice A.", bob: "Bob B.", carol: "Carol C." }
 export const shares: Record<string, Record<string, CollabAccess["role"]>> = {
   g1: { alice: "owner", bob: "editor", carol: "viewer" },
   g2: { alice: "owner" },
@@ -34,7 +35,9 @@ export const authenticate = async (
 ): Promise<CollabAccess | undefined> => {
   const userId = tokens[token]
   const role = userId === undefined ? undefined : shares[documentName.slice("graph:".length)]?.[userId]
-  return userId === undefined || role === undefined ? undefined : { userId, role }
+  return userId === undefined || role === undefined
+    ? undefined
+    : { userId, name: names[userId] ?? userId, role }
 }
 
 export interface Running {
@@ -68,8 +71,13 @@ export interface Client {
   readonly close: () => void
 }
 
-/** A real provider over `ws`, on its own socket. */
-export const connect = (url: string, graph: string, token: string | null): Client => {
+/** A real provider over `ws`, on its own socket; `presence` is set as its awareness state before it connects. */
+export const connect = (
+  url: string,
+  graph: string,
+  token: string | null,
+  presence?: Record<string, unknown>,
+): Client => {
   const doc = new Y.Doc()
   const socket = new HocuspocusProviderWebsocket({ url, WebSocketPolyfill: WebSocket, maxAttempts: 1 })
   let settle: (value: "synced" | `denied:${string}`) => void = () => {}
@@ -84,6 +92,7 @@ export const connect = (url: string, graph: string, token: string | null): Clien
     onSynced: () => settle("synced"),
     onAuthenticationFailed: ({ reason }) => settle(`denied:${reason}`),
   })
+  if (presence !== undefined) provider.awareness?.setLocalState(presence)
   provider.attach()
   return {
     doc,
@@ -129,4 +138,23 @@ export const snapshotOf = (doc: Y.Doc): string => {
   doc.getMap("meta")
   doc.getText("description")
   return canonical(doc.toJSON())
+}
+
+export { authFrame, awarenessFrame, frame } from "./frames.js"
+
+export interface Raw {
+  readonly socket: WebSocket
+  /** Resolves with the close code the client saw. */
+  readonly closed: Promise<number>
+}
+
+/** A raw WebSocket client that has opened (nothing sent yet). */
+export const rawSocket = async (url: string): Promise<Raw> => {
+  const socket = new WebSocket(url)
+  const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)))
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve())
+    socket.once("error", reject)
+  })
+  return { socket, closed }
 }

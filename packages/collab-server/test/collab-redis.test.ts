@@ -1,0 +1,299 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import * as Y from "yjs"
+import type { CollabRedisOptions } from "../src/index.js"
+import { type Client, connect, nodesOf, shares, until } from "./support.js"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const script = fileURLToPath(new URL("./fixtures/collab-process.mjs", import.meta.url))
+
+let children: ChildProcess[] = []
+let clients: Client[] = []
+let dirs: string[] = []
+
+beforeAll(() => {
+  // The processes import the built package: bring dist up to date (incremental, fast when nothing changed).
+  execFileSync(join(root, "node_modules/.bin/tsc"), ["-b", "packages/collab-server"], {
+    cwd: root,
+    stdio: "inherit",
+  })
+}, 120_000)
+
+afterEach(async () => {
+  for (const client of clients) client.close()
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  children = []
+  clients = []
+  dirs = []
+})
+
+const users = {
+  "tok-alice": { userId: "alice", name: "Alice A." },
+  "tok-bob": { userId: "bob", name: "Bob B." },
+  "tok-carol": { userId: "carol", name: "Carol C." },
+}
+
+interface Process {
+  readonly child: ChildProcess
+  readonly url: string
+  readonly exited: Promise<number | null>
+}
+
+/** A collaboration server in its own Node process, on the built package, with `redis` as plain JSON data. */
+const spawnServer = async (
+  dir: string,
+  redis: CollabRedisOptions,
+  extra: {
+    storeDebounceMs?: number
+    storeMaxDebounceMs?: number
+    seed?: boolean
+    create?: boolean
+    loadDelayMs?: number
+  } = {},
+): Promise<Process> => {
+  const config = JSON.stringify({ dir, redis, users, roles: shares, ...extra })
+  const child = spawn(process.execPath, [script, config], { stdio: ["ignore", "pipe", "pipe"] })
+  children.push(child)
+  let stderr = ""
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ""
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      const line = out.split("\n")[0]
+      if (out.includes("\n") && line !== undefined) resolve((JSON.parse(line) as { port: number }).port)
+    })
+    exited.then((code) =>
+      reject(new Error(`the server process exited (${code}) before listening: ${stderr}`)),
+    )
+  })
+  return { child, url: `ws://127.0.0.1:${port}`, exited }
+}
+
+const open = (p: Process, token: string, presence?: Record<string, unknown>) => {
+  const client = connect(p.url, "graph:g1", token, presence)
+  clients.push(client)
+  return client
+}
+
+const setup = async () => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-collab-redis-"))
+  dirs.push(dir)
+  const redis: CollabRedisOptions = {
+    url: "redis://127.0.0.1:6379",
+    prefix: `weft-test-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`,
+  }
+  // The option is plain data: it survives JSON, which is how it reaches the processes.
+  expect(JSON.parse(JSON.stringify(redis))).toEqual(redis)
+  const [one, two] = await Promise.all([spawnServer(dir, redis), spawnServer(dir, redis)])
+  return { dir, redis, one: one!, two: two! }
+}
+
+describe("two server processes over Redis", () => {
+  it("edits and awareness converge both ways", async () => {
+    const { one, two } = await setup()
+    const a = open(one, "tok-alice", {
+      user: { name: "fake", color: "#aa0000" },
+      cursor: { x: 1, y: 2 },
+      selection: ["a1"],
+    })
+    const b = open(two, "tok-bob", { cursor: { x: 3, y: 4 }, extra: true })
+    expect(await a.outcome).toBe("synced")
+    expect(await b.outcome).toBe("synced")
+
+    a.doc.getMap("nodes").set("from-a", { x: 1 })
+    await until(() => b.doc.getMap("nodes").has("from-a"), 10_000, "process 1 → process 2")
+    b.doc.getMap("nodes").set("from-b", { x: 2 })
+    await until(() => a.doc.getMap("nodes").has("from-b"), 10_000, "process 2 → process 1")
+    for (let i = 0; i < 50; i++) {
+      a.doc.getMap("nodes").set(`k${i % 5}`, { by: "a", i })
+      b.doc.getMap("nodes").set(`k${i % 5}`, { by: "b", i })
+    }
+    await until(() => nodesOf(a.doc) === nodesOf(b.doc), 10_000, "convergence across processes")
+    expect(a.doc.getMap("nodes").size).toBe(7)
+
+    const at = (observer: Client, clientId: number) => observer.provider.awareness!.getStates().get(clientId)
+    await until(() => at(b, a.doc.clientID) !== undefined, 10_000, "a's presence at b")
+    await until(() => at(a, b.doc.clientID) !== undefined, 10_000, "b's presence at a")
+    // Sanitized once, by the process the client is connected to; relayed unchanged.
+    expect(at(b, a.doc.clientID)).toEqual({
+      user: { id: "alice", name: "Alice A.", color: "#aa0000" },
+      cursor: { x: 1, y: 2 },
+      selection: ["a1"],
+    })
+    expect(at(a, b.doc.clientID)).toEqual({ user: { id: "bob", name: "Bob B." }, cursor: { x: 3, y: 4 } })
+    b.provider.awareness!.setLocalStateField("cursor", { x: 30, y: 40 })
+    await until(
+      () => (at(a, b.doc.clientID)?.cursor as { x: number } | undefined)?.x === 30,
+      10_000,
+      "b's moved cursor at a",
+    )
+
+    // Leaving removes the presence on the other process well before the 30 s awareness timeout: first while
+    // process 1 keeps another client of the document, then for its last client.
+    const a2 = open(one, "tok-carol", { cursor: { x: 5, y: 5 } })
+    expect(await a2.outcome).toBe("synced")
+    await until(() => at(b, a2.doc.clientID) !== undefined, 10_000, "a2's presence at b")
+    a.close()
+    await until(() => at(b, a.doc.clientID) === undefined, 5_000, "a's presence to leave b")
+    expect(at(b, a2.doc.clientID)).toEqual({
+      user: { id: "carol", name: "Carol C." },
+      cursor: { x: 5, y: 5 },
+    })
+    a2.close()
+    await until(
+      () => at(b, a2.doc.clientID) === undefined,
+      5_000,
+      "the last presence of process 1 to leave b",
+    )
+  }, 60_000)
+
+  it("a process killed while the other keeps serving loses none of the survivor's state", async () => {
+    const { dir, redis, one, two } = await setup()
+    const a = open(one, "tok-alice")
+    const b = open(two, "tok-bob")
+    expect(await a.outcome).toBe("synced")
+    expect(await b.outcome).toBe("synced")
+    for (let i = 0; i < 20; i++) a.doc.getMap("nodes").set(`a${i}`, i)
+    for (let i = 0; i < 20; i++) b.doc.getMap("nodes").set(`b${i}`, i)
+    await until(() => nodesOf(a.doc) === nodesOf(b.doc) && b.doc.getMap("nodes").size === 40, 10_000, "sync")
+
+    one.child.kill("SIGKILL")
+    await one.exited
+    // The survivor keeps serving: more edits, a new client on it sees everything.
+    for (let i = 0; i < 10; i++) b.doc.getMap("nodes").set(`after${i}`, i)
+    const c = open(two, "tok-carol")
+    expect(await c.outcome).toBe("synced")
+    await until(() => c.doc.getMap("nodes").size === 50, 10_000, "the survivor's full state")
+    expect(nodesOf(c.doc)).toBe(nodesOf(b.doc))
+
+    // Everyone leaves; what is stored is the survivor's whole state (a fresh process loads it).
+    b.close()
+    c.close()
+    const stored = () => {
+      try {
+        const doc = new Y.Doc()
+        Y.applyUpdate(doc, new Uint8Array(readFileSync(join(dir, "g1.bin"))))
+        return doc.getMap("nodes").size
+      } catch {
+        return 0
+      }
+    }
+    await until(() => stored() === 50, 10_000, "the survivor to store the whole document")
+    two.child.kill("SIGTERM")
+    expect(await two.exited).toBe(0)
+    const three = await spawnServer(dir, redis)
+    const d = open(three, "tok-alice")
+    expect(await d.outcome).toBe("synced")
+    expect(d.doc.getMap("nodes").size).toBe(50)
+    expect(d.doc.getMap("nodes").get("after9")).toBe(9)
+    expect(d.doc.getMap("nodes").get("a19")).toBe(19)
+  }, 60_000)
+})
+
+describe("a new document seeded by two processes at the same moment", () => {
+  it("starts from one stored seed, so an edit to a seeded entry reaches the other process", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-collab-redis-"))
+    dirs.push(dir)
+    const redis: CollabRedisOptions = {
+      url: "redis://127.0.0.1:6379",
+      prefix: `weft-test-seed-${process.pid}-${Date.now()}`,
+    }
+    // Both loads wait before reading, so both find nothing stored and both seed.
+    const slow = { seed: true, loadDelayMs: 300 }
+    const [one, two] = await Promise.all([spawnServer(dir, redis, slow), spawnServer(dir, redis, slow)])
+    const a = open(one!, "tok-alice")
+    const b = open(two!, "tok-bob")
+    expect(await a.outcome).toBe("synced")
+    expect(await b.outcome).toBe("synced")
+    const formatOf = (client: Client) =>
+      (client.doc.getMap("nodes").get("seeded") as Y.Map<unknown> | undefined)?.get("format")
+    expect(formatOf(a)).toBe("seeded g1")
+    expect(formatOf(b)).toBe("seeded g1")
+    // Two seeds merged would keep one copy of the node's map; an edit made to the other copy would be hidden.
+    ;(a.doc.getMap("nodes").get("seeded") as Y.Map<unknown>).set("format", "from a")
+    ;(b.doc.getMap("nodes").get("seeded") as Y.Map<unknown>).set("x", 1)
+    await until(() => formatOf(b) === "from a", 10_000, "a's edit of the seeded node at b")
+    await until(
+      () => (a.doc.getMap("nodes").get("seeded") as Y.Map<unknown>).get("x") === 1,
+      10_000,
+      "b's edit of the seeded node at a",
+    )
+    expect(nodesOf(a.doc)).toBe(nodesOf(b.doc))
+    // One seed, whichever process wrote it: the document holds the structs of one seeding client besides a and b.
+    const seeders = [...Y.decodeStateVector(Y.encodeStateVector(a.doc)).keys()].filter(
+      (client) => client !== a.doc.clientID && client !== b.doc.clientID,
+    )
+    expect(seeders).toHaveLength(1)
+  }, 60_000)
+})
+
+describe("edits relayed from a process that crashed before storing them", () => {
+  it("are stored by the process they were relayed to", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-collab-redis-"))
+    dirs.push(dir)
+    const redis: CollabRedisOptions = {
+      url: "redis://127.0.0.1:6379",
+      prefix: `weft-test-relay-${process.pid}-${Date.now()}`,
+    }
+    // Process one would store only after a minute: it dies long before.
+    const one = await spawnServer(dir, redis, { storeDebounceMs: 60_000, storeMaxDebounceMs: 60_000 })
+    const two = await spawnServer(dir, redis)
+    const a = open(one, "tok-alice")
+    const b = open(two, "tok-bob")
+    expect(await a.outcome).toBe("synced")
+    expect(await b.outcome).toBe("synced")
+    for (let i = 0; i < 10; i++) a.doc.getMap("nodes").set(`only-one-${i}`, i)
+    await until(() => b.doc.getMap("nodes").size === 10, 10_000, "the edits relayed to process two")
+    one.child.kill("SIGKILL")
+    await one.exited
+    const stored = () => {
+      try {
+        const doc = new Y.Doc()
+        Y.applyUpdate(doc, new Uint8Array(readFileSync(join(dir, "g1.bin"))))
+        return doc.getMap("nodes").size
+      } catch {
+        return 0
+      }
+    }
+    await until(() => stored() === 10, 10_000, "process two to store the relayed edits")
+  }, 60_000)
+})
+
+describe("storing with Redis while another process holds the document's store lock", () => {
+  it("still stores the last edits when the last client leaves (a crashed process's lock skips nothing)", async () => {
+    const { Redis } = await import("ioredis")
+    const { start, MemoryStorage } = await import("./support.js")
+    const prefix = `weft-lock-test-${process.pid}-${Date.now()}`
+    const client = new Redis("redis://127.0.0.1:6379")
+    const storage = new MemoryStorage()
+    const running = await start(storage, { redis: { url: "redis://127.0.0.1:6379", prefix } })
+    try {
+      const a = connect(running.url, "graph:g1", "tok-alice")
+      expect(await a.outcome).toBe("synced")
+      // What a process that died while storing leaves behind: the lock, for a while.
+      await client.set(`${prefix}:graph:g1:lock`, "held-by-a-dead-process", "PX", 10_000)
+      a.doc.getMap("nodes").set("last", 1)
+      await until(() => !a.provider.hasUnsyncedChanges, 5_000, "the edit acknowledged")
+      a.close()
+      await until(() => running.server.openDocumentCount() === 0, 5_000, "the document unloaded")
+      const stored = new Y.Doc()
+      const state = storage.states.get("g1")
+      if (state !== undefined) Y.applyUpdate(stored, state)
+      expect(stored.getMap("nodes").get("last")).toBe(1)
+    } finally {
+      await running.server.destroy()
+      await client.del(`${prefix}:graph:g1:lock`)
+      client.disconnect()
+    }
+  })
+})
