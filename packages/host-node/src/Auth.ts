@@ -22,7 +22,7 @@ import { Context, Data, Effect, Layer, Option } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiMiddleware } from "effect/http-api"
 import { Forbidden, Unauthorized } from "./api/Errors.js"
-import type { ApiKeysHandle } from "./auth/api-keys.js"
+import { API_KEY_PREFIX, type ApiKeysHandle } from "./auth/api-keys.js"
 import {
   AUTH_BASE_PATH,
   type BetterAuthHandle,
@@ -159,6 +159,13 @@ export interface AuthShape {
     request: HttpServerRequest.HttpServerRequest,
     access?: RouteAccess,
   ) => Effect.Effect<string, Unauthorized | Forbidden>
+  /**
+   * Who holds a token sent outside HTTP headers (a collaboration connection's): an API key (`weft_…`) acts
+   * for its user with its scopes, anything else is taken as a session token (the session cookie's value or
+   * the bare token of `GET /api/auth/get-session`). `undefined` for an unknown, expired or revoked token;
+   * with sign-in off, every non-empty token is the local user.
+   */
+  readonly callerOfToken: (token: string) => Effect.Effect<Caller | undefined>
   /** API keys; `undefined` with sign-in off. */
   readonly apiKeys: ApiKeysHandle | undefined
   /** The rate-limit buckets: the database's, or this process's memory with sign-in off. */
@@ -338,6 +345,7 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
             trustedOrigins,
             callerOf,
             ownerOf: ownerOfCaller(callerOf),
+            callerOfToken: (token) => Effect.succeed(token === "" ? undefined : { owner: LOCAL_OWNER }),
             apiKeys: undefined,
             rateLimits: memoryRateLimitStore(),
             handle: () =>
@@ -393,6 +401,18 @@ export class Auth extends Context.Service<Auth, AuthShape>()("@weft/host-node/Au
           trustedOrigins,
           callerOf,
           ownerOf: ownerOfCaller(callerOf),
+          callerOfToken: (token) =>
+            Effect.promise(async (): Promise<Caller | undefined> => {
+              if (token === "") return undefined
+              if (token.startsWith(API_KEY_PREFIX)) {
+                const key = await auth.apiKeys.verify(token)
+                return key === undefined
+                  ? undefined
+                  : { owner: key.owner, apiKey: { id: key.id, scopes: key.scopes } }
+              }
+              const user = await auth.userOfToken(token)
+              return user === undefined ? undefined : { owner: user.id }
+            }),
           apiKeys: auth.apiKeys,
           rateLimits,
           handle: (request) =>

@@ -17,13 +17,17 @@ import { BlocksLive } from "./api/Blocks.js"
 import { CredentialsLive } from "./api/Credentials.js"
 import { JsonErrors, RequestValidationLive } from "./api/Errors.js"
 import { GraphsLive } from "./api/Graphs.js"
+import { LiveLive } from "./api/Live.js"
 import * as Ops from "./api/Ops.js"
 import { PresetsLive } from "./api/Presets.js"
 import { RunsLive } from "./api/Runs.js"
 import { SchedulesLive } from "./api/Schedules.js"
+import { SharingLive } from "./api/Sharing.js"
 import { WebhooksLive } from "./api/Webhooks.js"
 import * as Ws from "./api/Ws.js"
 import { type Limits, RunStartLimit } from "./auth/rate-limit-runs.js"
+import { Collab, type CollabOptions } from "./collab/Collab.js"
+import * as CollabRoute from "./collab/route.js"
 import type { LoggingOptions } from "./ops/Logging.js"
 import { receiverRoute, type WebhookOptions } from "./triggers/webhooks/Receiver.js"
 
@@ -51,6 +55,8 @@ export interface ServerOptions {
   readonly webhooks?: WebhookOptions
   /** `GET /metrics` (Prometheus text): an optional bearer token, see `Ops.MetricsOptions`. */
   readonly metrics?: Ops.MetricsOptions
+  /** Co-editing at `/collab`: Redis for several processes, message and document limits. */
+  readonly collab?: CollabOptions
   /** Structured logs (`ops/Logging.ts`); when set, every HTTP request is logged too (`accessLog`). */
   readonly logging?: LoggingOptions
 }
@@ -81,6 +87,8 @@ export const apiLayer = Layer.mergeAll(
       WebhooksLive,
       PresetsLive,
       SchedulesLive,
+      SharingLive,
+      LiveLive,
     ]),
     Layer.provide([AuthenticationLive, RequestValidationLive]),
   ),
@@ -99,13 +107,17 @@ export const layer = (options: ServerOptions = {}) =>
       Layer.mergeAll(
         apiLayer,
         Ws.routes(options.ws),
+        CollabRoute.routes,
         receiverRoute(options.webhooks),
         Ops.routes({
           ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
           accessLog: options.logging !== undefined && options.logging.accessLog !== false,
         }),
       ),
-      RunStartLimit.layer(options.limits?.runStarts).pipe(Layer.provideMerge(Auth.layer(options.auth))),
+      Collab.layer(options.collab).pipe(
+        Layer.provideMerge(RunStartLimit.layer(options.limits?.runStarts)),
+        Layer.provideMerge(Auth.layer(options.auth)),
+      ),
     ),
     {
       disableLogger: true,

@@ -92,10 +92,22 @@ const bodySamples = (routes: ReadonlyMap<string, Route>, t: Tenant): Record<stri
       valid: { version: 1 },
       wrong: [[{ version: 0 }, "version"]],
     },
+    "sharing.share": {
+      path: at("sharing.share", t.graphId),
+      valid: { email: "someone@example.test", role: "viewer" },
+      wrong: [
+        [{ email: "not an email", role: "viewer" }, "email"],
+        [{ email: "", role: "viewer" }, "email"],
+        [{ email: "someone@example.test", role: "admin" }, "role"],
+      ],
+    },
     "runs.start": {
       path: at("runs.start", t.graphId),
-      valid: { inputs: { topic: "x" }, version: 1 },
-      wrong: [[{ inputs: { nope: 1 } }, "inputs.nope"]],
+      valid: { inputs: { topic: "x" }, version: 1, live: false },
+      wrong: [
+        [{ inputs: { nope: 1 } }, "inputs.nope"],
+        [{ live: true, version: 1 }, "live"],
+      ],
     },
     "runs.review": {
       path: at("runs.review", t.pausedRunId),

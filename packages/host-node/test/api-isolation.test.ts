@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type OpenAIServer, startOpenAIServer } from "../../blocks/test/support/openai-server.js"
 import { sign } from "../src/triggers/webhooks/Signature.js"
 import { client, helloGraph } from "./api-support.js"
+import { peer, sessionToken } from "./support/collab.js"
 import { drivers } from "./support/db.js"
 import { changedTables, fingerprint } from "./support/db-fingerprint.js"
 import { type ProbedHost, startProbedHost } from "./support/probed-host.js"
@@ -98,6 +99,32 @@ const matrix = (routes: ReadonlyMap<string, Route>, alice: Tenant, bob: Tenant) 
     "graphs.export": [
       notFound("graphs.export", alice.graphId, undefined, "?format=autogpt"),
       notFound("graphs.export", alice.graphId, undefined, "?format=weft&version=1"),
+    ],
+    "live.get": [notFound("live.get", alice.graphId)],
+    "live.save": [notFound("live.save", alice.graphId)],
+    "sharing.list": [notFound("sharing.list", alice.graphId)],
+    "sharing.share": [
+      notFound("sharing.share", alice.graphId, { email: bob.session.email, role: "owner" }),
+      notFound("sharing.share", alice.graphId, { email: alice.session.email, role: "viewer" }),
+    ],
+    "sharing.unshare": [
+      // Bob leaving Alice's graph, and removing Alice from it.
+      {
+        path: at("sharing.unshare", alice.graphId).replace(":userId", enc(bob.session.userId)),
+        names: [alice.graphId],
+        expect: "notFound",
+      },
+      {
+        path: at("sharing.unshare", alice.graphId).replace(":userId", enc(alice.session.userId)),
+        names: [alice.graphId],
+        expect: "notFound",
+      },
+      // Bob's own graph, naming Alice (who has no share of it).
+      {
+        path: at("sharing.unshare", bob.graphId).replace(":userId", enc(alice.session.userId)),
+        names: [alice.session.userId],
+        expect: "likeUnknown",
+      },
     ],
     "runs.start": [
       notFound("runs.start", alice.graphId, { inputs: { topic: "b" } }),
@@ -418,6 +445,20 @@ describe.each(drivers)("cross-tenant matrix on %s", (driver) => {
       "GET WS_PATH": async () => {
         // Subscriptions are checked above; without a WebSocket upgrade the route answers 426.
         const plain = await bobApi.get("/api/ws")
+        expect(plain.status).toBe(426)
+        expect(leaksOf(alice, JSON.stringify(plain.body), "")).toEqual([])
+      },
+      "GET COLLAB_PATH": async () => {
+        // Bob's session token opens no document of Alice's, and a plain GET answers 426.
+        const bobs = peer(host.url, alice.graphId, sessionToken(bob.session.headers.cookie ?? ""))
+        try {
+          expect(await bobs.outcome).toMatch(/^denied:/)
+          expect(bobs.doc.getMap("nodes").size).toBe(0)
+          expect(bobs.doc.getMap("meta").size).toBe(0)
+        } finally {
+          bobs.close()
+        }
+        const plain = await bobApi.get("/collab")
         expect(plain.status).toBe(426)
         expect(leaksOf(alice, JSON.stringify(plain.body), "")).toEqual([])
       },

@@ -1,8 +1,8 @@
 import { coreBlocks } from "@weft/blocks"
 import { BlockRegistry, Executor, type Graph, GraphLoader, type GraphLoaderShape } from "@weft/engine"
-import { Cause, Effect, Exit, Layer, type ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, type ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { GraphStore, RunQueries } from "../src/index.js"
+import { GraphStore, RunQueries, Sql } from "../src/index.js"
 import { createDatabase, drivers, rows, type Stores, storesRuntime, type TestDatabase } from "./support/db.js"
 
 const graph = (id: string, name: string, nodes = 1): Graph => ({
@@ -33,6 +33,11 @@ describe.each(drivers)("GraphStore on %s", (driver) => {
   beforeAll(async () => {
     db = await createDatabase(driver)
     runtime = storesRuntime(db)
+    // The accounts table better-auth makes in a host's database (the columns the store reads).
+    await rows(
+      runtime,
+      'CREATE TABLE "user" (id text PRIMARY KEY, name text NOT NULL, email text NOT NULL UNIQUE)',
+    )
   })
 
   afterAll(async () => {
@@ -48,6 +53,7 @@ describe.each(drivers)("GraphStore on %s", (driver) => {
     expect(got).toEqual({
       id,
       version: 1,
+      role: "owner",
       graph: graph(id, "First"),
       subGraphs: [],
       activeVersion: 1,
@@ -128,6 +134,7 @@ describe.each(drivers)("GraphStore on %s", (driver) => {
     expect(forked).toEqual({
       id: fork.id,
       version: 1,
+      role: "owner",
       graph: graph(fork.id, "Original"),
       subGraphs: [sub],
       activeVersion: 1,
@@ -264,5 +271,252 @@ describe.each(drivers)("GraphStore on %s", (driver) => {
       [runId],
     )
     expect(children).toEqual([{ owner_id: owner, graph_id: "child-agent", status: "COMPLETED" }])
+  })
+
+  describe("sharing", () => {
+    /** A user with an account: its id is also its name, its email `<id>@example.test`. */
+    const account = async (prefix: string) => {
+      const id = newId(prefix)
+      await rows(runtime, 'INSERT INTO "user" (id, name, email) VALUES ($1, $2, $3)', [
+        id,
+        `${prefix} name`,
+        `${id}@example.test`,
+      ])
+      return { id, email: `${id}@example.test` }
+    }
+    /** A graph of a new creator, shared with a new owner, editor and viewer; and a stranger. */
+    const team = async () => {
+      const creator = await account("creator")
+      const owner = await account("owner")
+      const editor = await account("editor")
+      const viewer = await account("viewer")
+      const stranger = await account("stranger")
+      const { id } = await store((s) => s.create(creator.id, graph(newId("team"), "Team v1")))
+      await store((s) => s.share(creator.id, id, owner.email, "owner"))
+      await store((s) => s.share(creator.id, id, editor.email.toUpperCase(), "editor"))
+      await store((s) => s.share(owner.id, id, viewer.email, "viewer"))
+      return { id, creator, owner, editor, viewer, stranger }
+    }
+
+    it("roleOf: the creator is owner, shared users have their role, anyone else and a missing graph none", async () => {
+      const t = await team()
+      expect(await store((s) => s.roleOf(t.creator.id, t.id))).toBe("owner")
+      expect(await store((s) => s.roleOf(t.owner.id, t.id))).toBe("owner")
+      expect(await store((s) => s.roleOf(t.editor.id, t.id))).toBe("editor")
+      expect(await store((s) => s.roleOf(t.viewer.id, t.id))).toBe("viewer")
+      expect(await store((s) => s.roleOf(t.stranger.id, t.id))).toBeUndefined()
+      expect(await store((s) => s.roleOf(t.creator.id, newId("missing")))).toBeUndefined()
+    })
+
+    it("shares by email in any case, re-sharing changes the role, and lists the creator first", async () => {
+      const t = await team()
+      expect(await store((s) => s.shares(t.viewer.id, t.id))).toEqual([
+        { userId: t.creator.id, email: t.creator.email, name: "creator name", role: "owner", creator: true },
+        { userId: t.owner.id, email: t.owner.email, name: "owner name", role: "owner", creator: false },
+        { userId: t.editor.id, email: t.editor.email, name: "editor name", role: "editor", creator: false },
+        { userId: t.viewer.id, email: t.viewer.email, name: "viewer name", role: "viewer", creator: false },
+      ])
+      const changed = await store((s) => s.share(t.creator.id, t.id, ` ${t.viewer.email}`.trim(), "editor"))
+      expect(changed).toEqual({
+        userId: t.viewer.id,
+        email: t.viewer.email,
+        name: "viewer name",
+        role: "editor",
+        creator: false,
+      })
+      expect(await store((s) => s.roleOf(t.viewer.id, t.id))).toBe("editor")
+      const stored = await rows(runtime, "SELECT user_id, shared_by FROM graph_shares WHERE graph_id = $1", [
+        t.id,
+      ])
+      expect(stored).toHaveLength(3)
+      expect(stored).toContainEqual({ user_id: t.viewer.id, shared_by: t.creator.id })
+    })
+
+    it("refuses unknown emails, the creator, yourself, and sharing by non-owners; strangers see no graph", async () => {
+      const t = await team()
+      const before = await rows(runtime, "SELECT * FROM graph_shares WHERE graph_id = $1 ORDER BY user_id", [
+        t.id,
+      ])
+      const ghost = `${newId("ghost")}@example.test`
+      expect(failureOf(await storeExit((s) => s.share(t.creator.id, t.id, ghost, "viewer")))).toMatchObject({
+        _tag: "ShareUserNotFound",
+        email: ghost,
+      })
+      expect(
+        failureOf(await storeExit((s) => s.share(t.owner.id, t.id, t.creator.email.toUpperCase(), "viewer"))),
+      ).toMatchObject({ _tag: "ShareRefused", field: "email" })
+      expect(
+        failureOf(await storeExit((s) => s.share(t.owner.id, t.id, t.owner.email, "viewer"))),
+      ).toMatchObject({
+        _tag: "ShareRefused",
+        field: "email",
+      })
+      for (const [who, role] of [
+        [t.editor, "editor"],
+        [t.viewer, "viewer"],
+      ] as const) {
+        expect(
+          failureOf(await storeExit((s) => s.share(who.id, t.id, t.stranger.email, "viewer"))),
+        ).toMatchObject({ _tag: "GraphForbidden", graphId: t.id, role })
+      }
+      expect(
+        failureOf(await storeExit((s) => s.share(t.stranger.id, t.id, t.stranger.email, "owner"))),
+      ).toMatchObject({ _tag: "GraphNotFound", graphId: t.id })
+      expect(failureOf(await storeExit((s) => s.shares(t.stranger.id, t.id)))).toMatchObject({
+        _tag: "GraphNotFound",
+        graphId: t.id,
+      })
+      expect(
+        await rows(runtime, "SELECT * FROM graph_shares WHERE graph_id = $1 ORDER BY user_id", [t.id]),
+      ).toEqual(before)
+    })
+
+    it("every role reads, forks and loads the graph; owners and editors write; viewers get GraphForbidden", async () => {
+      const t = await team()
+      for (const [who, role] of [
+        [t.creator, "owner"],
+        [t.owner, "owner"],
+        [t.editor, "editor"],
+        [t.viewer, "viewer"],
+      ] as const) {
+        const got = await store((s) => s.get(who.id, t.id))
+        expect([got.role, got.graph.id]).toEqual([role, t.id])
+        expect((await store((s) => s.versions(who.id, t.id))).length).toBeGreaterThan(0)
+        expect((await store((s) => s.list(who.id))).filter((g) => g.id === t.id)).toEqual([
+          expect.objectContaining({ id: t.id, role }),
+        ])
+        const loaded = await runtime.runPromise(
+          GraphStore.use((s) => s.loaderFor(who.id, { id: t.id, version: 1 }).load(t.id)),
+        )
+        expect(loaded.id).toBe(t.id)
+        const fork = await store((s) => s.fork(who.id, t.id, 1))
+        expect(await store((s) => s.get(who.id, fork.id))).toMatchObject({
+          role: "owner",
+          forkedFrom: { id: t.id, version: 1 },
+        })
+        // The fork is the forker's own: the source's creator has no role on it.
+        const creatorRole = await store((s) => s.roleOf(t.creator.id, fork.id))
+        expect(creatorRole).toBe(who === t.creator ? "owner" : undefined)
+      }
+      expect(await store((s) => s.newVersion(t.editor.id, t.id, graph(t.id, "By the editor")))).toEqual({
+        id: t.id,
+        version: 2,
+      })
+      expect(await store((s) => s.newVersion(t.owner.id, t.id, graph(t.id, "By the owner")))).toEqual({
+        id: t.id,
+        version: 3,
+      })
+      await store((s) => s.setActive(t.editor.id, t.id, 2))
+      expect(
+        failureOf(await storeExit((s) => s.newVersion(t.viewer.id, t.id, graph(t.id, "No")))),
+      ).toMatchObject({
+        _tag: "GraphForbidden",
+        graphId: t.id,
+        role: "viewer",
+      })
+      expect(failureOf(await storeExit((s) => s.setActive(t.viewer.id, t.id, 1)))).toMatchObject({
+        _tag: "GraphForbidden",
+        role: "viewer",
+      })
+      expect(failureOf(await storeExit((s) => s.setActive(t.stranger.id, t.id, 1)))).toMatchObject({
+        _tag: "GraphNotFound",
+      })
+      // The viewer changed nothing: version 2 is still active, and there is no version 4.
+      expect(await store((s) => s.get(t.creator.id, t.id))).toMatchObject({
+        activeVersion: 2,
+        versions: [1, 2, 3],
+      })
+    })
+
+    it("an owner removes anyone but the creator, anyone may leave, and access ends at once", async () => {
+      const t = await team()
+      expect(failureOf(await storeExit((s) => s.unshare(t.editor.id, t.id, t.viewer.id)))).toMatchObject({
+        _tag: "GraphForbidden",
+        role: "editor",
+      })
+      expect(failureOf(await storeExit((s) => s.unshare(t.owner.id, t.id, t.creator.id)))).toMatchObject({
+        _tag: "ShareRefused",
+        field: "userId",
+      })
+      expect(failureOf(await storeExit((s) => s.unshare(t.creator.id, t.id, t.creator.id)))).toMatchObject({
+        _tag: "ShareRefused",
+      })
+      expect(failureOf(await storeExit((s) => s.unshare(t.creator.id, t.id, t.stranger.id)))).toMatchObject({
+        _tag: "ShareNotFound",
+        userId: t.stranger.id,
+      })
+      expect(failureOf(await storeExit((s) => s.unshare(t.stranger.id, t.id, t.stranger.id)))).toMatchObject({
+        _tag: "GraphNotFound",
+      })
+      // A shared owner removes the editor; the viewer leaves.
+      await store((s) => s.unshare(t.owner.id, t.id, t.editor.id))
+      await store((s) => s.unshare(t.viewer.id, t.id, t.viewer.id))
+      for (const who of [t.editor, t.viewer]) {
+        expect(failureOf(await storeExit((s) => s.get(who.id, t.id)))).toMatchObject({
+          _tag: "GraphNotFound",
+        })
+        expect(await store((s) => s.roleOf(who.id, t.id))).toBeUndefined()
+        expect((await store((s) => s.list(who.id))).map((g) => g.id)).not.toContain(t.id)
+        expect(
+          failureOf(await runtime.runPromiseExit(GraphStore.use((s) => s.loaderFor(who.id).load(t.id)))),
+        ).toMatchObject({ _tag: "GraphNotFound" })
+      }
+      expect((await store((s) => s.shares(t.creator.id, t.id))).map((share) => share.userId)).toEqual([
+        t.creator.id,
+        t.owner.id,
+      ])
+    })
+
+    // Postgres only: PGlite has one connection, so a second transaction cannot wait on a held lock.
+    if (driver === "postgres") {
+      it("a share removed while the editor's write waits on the graph's lock refuses that write", async () => {
+        const t = await team()
+        const write = await runtime.runPromise(
+          Effect.gen(function* () {
+            const sql = yield* Sql
+            const graphs = yield* GraphStore
+            const waiting = yield* sql.transaction((tx) =>
+              Effect.gen(function* () {
+                yield* tx.query("SELECT 1 FROM graphs WHERE id = $1 FOR UPDATE", [t.id])
+                const fiber = yield* Effect.forkDetach(
+                  Effect.exit(graphs.newVersion(t.editor.id, t.id, graph(t.id, "Too late"))),
+                )
+                // The write has read nothing yet: it waits for the lock this transaction holds.
+                yield* Effect.sleep("300 millis")
+                yield* tx.query("DELETE FROM graph_shares WHERE graph_id = $1 AND user_id = $2", [
+                  t.id,
+                  t.editor.id,
+                ])
+                return fiber
+              }),
+            )
+            return yield* Fiber.join(waiting)
+          }),
+        )
+        expect(failureOf(write)).toMatchObject({ _tag: "GraphNotFound", graphId: t.id })
+        expect((await store((s) => s.get(t.creator.id, t.id))).versions).toEqual([1])
+      })
+    }
+
+    it("a store without accounts (sign-in off) finds no user to share with, and lists the creator without email", async () => {
+      // A second database without the accounts table.
+      const bare = await createDatabase(driver)
+      const bareRuntime = storesRuntime(bare)
+      try {
+        const { id } = await bareRuntime.runPromise(
+          GraphStore.use((s) => s.create("local", graph(newId("b"), "B"))),
+        )
+        const exit = await bareRuntime.runPromiseExit(
+          GraphStore.use((s) => s.share("local", id, "someone@example.test", "viewer")),
+        )
+        expect(failureOf(exit)).toMatchObject({ _tag: "ShareUserNotFound", email: "someone@example.test" })
+        expect(await bareRuntime.runPromise(GraphStore.use((s) => s.shares("local", id)))).toEqual([
+          { userId: "local", role: "owner", creator: true },
+        ])
+      } finally {
+        await bareRuntime.dispose()
+        await bare.drop()
+      }
+    })
   })
 })

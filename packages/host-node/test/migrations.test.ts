@@ -16,11 +16,14 @@ const SHIPPED = [
   "0005_presets_schedules.sql",
   "0006_webhooks.sql",
   "0007_run_node_inputs.sql",
+  "0008_collab.sql",
 ]
 
 const TABLES = [
   "credentials",
   "files",
+  "graph_docs",
+  "graph_shares",
   "graph_versions",
   "graphs",
   "node_executions",

@@ -95,6 +95,25 @@ describe.each(drivers)("Sql on %s", (driver) => {
     expect(Object.keys(rows)).toEqual(["0"])
   })
 
+  it("round-trips bytea of any size, empty and large included, and compares it in SQL", async () => {
+    const large = new Uint8Array(300_000)
+    for (let i = 0; i < large.length; i++) large[i] = (i * 7919) % 256
+    for (const bytes of [new Uint8Array(0), new Uint8Array([0]), new Uint8Array([255, 0, 92, 120]), large]) {
+      const rows = await run(
+        Sql.use((sql) =>
+          sql.query<{ back: Uint8Array; length: number; head: string }>(
+            "SELECT $1::bytea AS back, octet_length($1::bytea) AS length, encode(substring($1::bytea FROM 1 FOR 2), 'hex') AS head",
+            [bytes],
+          ),
+        ),
+      )
+      const row = rows[0]
+      expect(row?.length).toBe(bytes.length)
+      expect(row?.head).toBe(Buffer.from(bytes.subarray(0, 2)).toString("hex"))
+      expect(Buffer.from(row?.back ?? new Uint8Array()).equals(Buffer.from(bytes))).toBe(true)
+    }
+  })
+
   it("fails with a SqlError that carries the SQLSTATE", async () => {
     await query("INSERT INTO items (id, label) VALUES (1, 'one')")
     const duplicate = await runExit(

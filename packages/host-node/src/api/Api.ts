@@ -19,7 +19,7 @@ import { SchedulesApi } from "../triggers/schedules/SchedulesApi.js"
 import { WebhooksApi } from "../triggers/webhooks/WebhooksApi.js"
 import { ApiKeysApi } from "./ApiKeys.js"
 import { BadRequest, Conflict, NotFound, RequestValidation, Unprocessable } from "./Errors.js"
-import { Id, Text, Version, VersionParam } from "./fields.js"
+import { Id, isStorableText, Text, Version, VersionParam } from "./fields.js"
 
 /** Any JSON object. */
 const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
@@ -123,12 +123,32 @@ export const GraphCreated = Schema.Struct({
 })
 
 /**
- * A graph in the library list.
+ * The caller's role on a graph: `owner` (its creator, or shared as owner), `editor` or `viewer`.
+ *
+ * @category schemas
+ */
+export const GraphRoleSchema = Schema.Literals(["owner", "editor", "viewer"])
+
+/**
+ * The caller has a role on the graph, but not one that allows the request (a viewer changing the graph, a
+ * non-owner sharing it). `role` is the caller's role. Without any role the graph is answered 404.
+ *
+ * @category errors
+ */
+export class RoleForbidden extends Schema.TaggedError<RoleForbidden>()(
+  "RoleForbidden",
+  { error: Schema.String, role: GraphRoleSchema },
+  { httpApiStatus: 403 },
+) {}
+
+/**
+ * A graph in the library list: the caller's own and those shared with them.
  *
  * @category schemas
  */
 export const GraphSummary = Schema.Struct({
   id: Schema.String,
+  role: GraphRoleSchema,
   name: Schema.String,
   description: Schema.optionalKey(Schema.String),
   activeVersion: Schema.Number,
@@ -156,6 +176,7 @@ export const GraphVersionInfo = Schema.Struct({
  */
 export const GraphDetail = Schema.Struct({
   id: Schema.String,
+  role: GraphRoleSchema,
   version: Schema.Number,
   activeVersion: Schema.Number,
   versions: Schema.Array(Schema.Number),
@@ -180,6 +201,42 @@ export const SetActiveRequest = Schema.Struct({ version: Version })
 export const ForkRequest = Schema.Struct({ version: Schema.optionalKey(Version) })
 
 // ---------------------------------------------------------------------------------------------------------
+// Sharing
+
+/**
+ * An account's email address in a body: 3 to 320 storable characters with an `@`, compared without case.
+ *
+ * @category schemas
+ */
+export const Email = Schema.String.check(
+  Schema.isMinLength(3),
+  Schema.isMaxLength(320),
+  isStorableText,
+  Schema.makeFilter((text: string) => /^[^\s@]+@[^\s@]+$/.test(text) || "must be an email address"),
+)
+
+/**
+ * The body of `PUT /api/graphs/:id/shares`: give the user with this email a role on the graph, or change it.
+ *
+ * @category schemas
+ */
+export const ShareRequest = Schema.Struct({ email: Email, role: GraphRoleSchema })
+
+/**
+ * Who has access to a graph. `email` and `name` are the account's (absent when it is gone).
+ *
+ * @category schemas
+ */
+export const GraphShareInfo = Schema.Struct({
+  userId: Schema.String,
+  email: Schema.optionalKey(Schema.String),
+  name: Schema.optionalKey(Schema.String),
+  role: GraphRoleSchema,
+  /** The graph's creator: always an owner, cannot be removed. */
+  creator: Schema.Boolean,
+})
+
+// ---------------------------------------------------------------------------------------------------------
 // Runs
 
 /**
@@ -190,6 +247,11 @@ export const ForkRequest = Schema.Struct({ version: Schema.optionalKey(Version) 
 export const RunStartRequest = Schema.Struct({
   inputs: Schema.optionalKey(JsonObject),
   version: Schema.optionalKey(Version),
+  /**
+   * Run what the live (co-edited) document holds: the active version when it equals it, else the document
+   * saved as a new version first (owners and editors). Not with `version`.
+   */
+  live: Schema.optionalKey(Schema.Boolean),
 })
 
 /**
@@ -342,7 +404,7 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       params: graphId,
       payload: GraphUpload,
       success: GraphCreated,
-      error: [NotFound, BadRequest],
+      error: [NotFound, BadRequest, RoleForbidden],
     }).annotate(RequiredScope, "graphs:write"),
   )
   .add(
@@ -357,7 +419,7 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
       params: graphId,
       payload: SetActiveRequest,
       success: Schema.Struct({ id: Schema.String, activeVersion: Schema.Number }),
-      error: NotFound,
+      error: [NotFound, RoleForbidden],
     }).annotate(RequiredScope, "graphs:write"),
   )
   .add(
@@ -383,6 +445,86 @@ export class GraphsApi extends HttpApiGroup.make("graphs")
   .annotate(RequiredScope, "graphs:read") {}
 
 /**
+ * The sharing routes: who has access to a graph (any role may list), sharing by email and removing access
+ * (owners; anyone may remove themselves).
+ *
+ * @category api
+ */
+export class SharingApi extends HttpApiGroup.make("sharing")
+  .add(
+    HttpApiEndpoint.get("list", "/api/graphs/:id/shares", {
+      params: graphId,
+      success: Schema.Array(GraphShareInfo),
+      error: NotFound,
+    }).annotate(RequiredScope, "graphs:read"),
+  )
+  .add(
+    HttpApiEndpoint.put("share", "/api/graphs/:id/shares", {
+      params: graphId,
+      payload: ShareRequest,
+      success: GraphShareInfo,
+      error: [NotFound, BadRequest, RoleForbidden],
+    }).annotate(RequiredScope, "graphs:write"),
+  )
+  .add(
+    HttpApiEndpoint.delete("unshare", "/api/graphs/:id/shares/:userId", {
+      params: { id: Id, userId: Id },
+      success: HttpApiSchema.NoContent,
+      error: [NotFound, BadRequest, RoleForbidden],
+    }).annotate(RequiredScope, "graphs:write"),
+  ) {}
+
+/**
+ * The live (co-edited) document of a graph as a graph: its content, and the validation problems saving it
+ * would meet (node id → field → message; empty when it would save).
+ *
+ * @category schemas
+ */
+export const LiveGraph = Schema.Struct({
+  id: Schema.String,
+  role: GraphRoleSchema,
+  /** The active version the document started from or was last saved as. */
+  activeVersion: Schema.Number,
+  /** Whether the document differs from the active version. */
+  changed: Schema.Boolean,
+  graph: Graph,
+  errors: Schema.Record(Schema.String, Schema.Record(Schema.String, Schema.String)),
+})
+
+/**
+ * What saving the live document answers: the version it is now (`unchanged`: it equalled the active one,
+ * nothing was stored).
+ *
+ * @category schemas
+ */
+export const LiveSaved = Schema.Struct({
+  id: Schema.String,
+  version: Schema.Number,
+  unchanged: Schema.Boolean,
+})
+
+/**
+ * The live document routes: read it as a graph (with its validation problems), save it as a version.
+ *
+ * @category api
+ */
+export class LiveApi extends HttpApiGroup.make("live")
+  .add(
+    HttpApiEndpoint.get("get", "/api/graphs/:id/live", {
+      params: graphId,
+      success: LiveGraph,
+      error: [NotFound, Unprocessable],
+    }).annotate(RequiredScope, "graphs:read"),
+  )
+  .add(
+    HttpApiEndpoint.post("save", "/api/graphs/:id/live/save", {
+      params: graphId,
+      success: LiveSaved,
+      error: [NotFound, BadRequest, Unprocessable, RoleForbidden],
+    }).annotate(RequiredScope, "graphs:write"),
+  ) {}
+
+/**
  * The runs routes.
  *
  * @category api
@@ -394,7 +536,7 @@ export class RunsApi extends HttpApiGroup.make("runs")
       headers: { "idempotency-key": Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200))) },
       payload: [Schema.Null, RunStartRequest],
       success: RunStarted.pipe(HttpApiSchema.status(201)),
-      error: [NotFound, BadRequest, Unprocessable, RateLimited],
+      error: [NotFound, BadRequest, Unprocessable, RateLimited, RoleForbidden],
     }).annotate(RequiredScope, "graphs:execute"),
   )
   .add(
@@ -453,6 +595,8 @@ export class RunsApi extends HttpApiGroup.make("runs")
 export class WeftApi extends HttpApi.make("weft")
   .add(BlocksApi)
   .add(GraphsApi)
+  .add(SharingApi)
+  .add(LiveApi)
   .add(RunsApi)
   .add(ApiKeysApi)
   .add(CredentialsApi)

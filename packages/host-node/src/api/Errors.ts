@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import { GRAPH_KEY } from "@weft/engine"
 import { Effect, type Layer, Schema, SchemaIssue } from "effect"
 import { HttpEffect, HttpRouter, HttpServerResponse } from "effect/http"
 import { type HttpApiError, HttpApiMiddleware } from "effect/http-api"
@@ -102,6 +103,25 @@ export const badRequest = (what: string, fields: Readonly<Record<string, string>
     error: entries.length === 0 ? what : `${what}: ${listed}${more}`,
     fields: { ...fields },
   })
+}
+
+/**
+ * A graph that failed validation (R4), as a 400 naming each problem: `nodes.<id>.<field>` for a node's, the
+ * field itself for the graph's own (links between missing nodes).
+ *
+ * @category errors
+ */
+export const invalidGraph = (
+  what: string,
+  errors: Readonly<Record<string, Readonly<Record<string, string>>>>,
+): BadRequest => {
+  const fields: Record<string, string> = {}
+  for (const [node, problems] of Object.entries(errors)) {
+    for (const [field, message] of Object.entries(problems)) {
+      fields[node === GRAPH_KEY ? field : `nodes.${node}.${field}`] = message
+    }
+  }
+  return badRequest(what, fields)
 }
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()

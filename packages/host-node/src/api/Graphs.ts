@@ -1,5 +1,7 @@
 /**
- * The graphs routes: store a Weft graph or an AutoGPT export, list, read, version, fork and export.
+ * The graphs routes: store a Weft graph or an AutoGPT export, list, read, version, fork and export. Every
+ * user with a role on a graph may read, export and fork it; owners and editors may add versions and set the
+ * active one (a viewer is answered 403 naming the role); without a role the graph is answered 404.
  *
  * @since 0.1.0
  */
@@ -8,11 +10,13 @@ import { type GraphNotFound, graphIO } from "@weft/engine"
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { CurrentOwner } from "../Auth.js"
+import { Collab } from "../collab/Collab.js"
 import { GraphStore } from "../GraphStore.js"
 import { RunService } from "../RunService.js"
 import type { SqlError } from "../Sql.js"
 import { WeftApi } from "./Api.js"
 import { NotFound } from "./Errors.js"
+import { roleForbidden } from "./Sharing.js"
 import { fromUpload } from "./upload.js"
 
 const graphNotFound = (id: string, version?: number) =>
@@ -26,13 +30,14 @@ const graphNotFound = (id: string, version?: number) =>
 export const GraphsLive = HttpApiBuilder.group(WeftApi, "graphs", (handlers) =>
   Effect.gen(function* () {
     const graphs = yield* GraphStore
+    const collab = yield* Collab
     const { registry } = yield* RunService
 
-    const notFound = <A, R>(
-      effect: Effect.Effect<A, GraphNotFound | SqlError, R>,
+    const notFound = <A, E extends { readonly _tag: string }, R>(
+      effect: Effect.Effect<A, E | GraphNotFound | SqlError, R>,
       id: string,
       version?: number,
-    ): Effect.Effect<A, NotFound, R> =>
+    ) =>
       effect.pipe(
         Effect.catchTag("GraphNotFound", () => Effect.fail(graphNotFound(id, version))),
         Effect.catchTag("SqlError", (error) => Effect.die(error)),
@@ -58,6 +63,7 @@ export const GraphsLive = HttpApiBuilder.group(WeftApi, "graphs", (handlers) =>
           const list = yield* graphs.list(owner).pipe(Effect.orDie)
           return list.map((g) => ({
             id: g.id,
+            role: g.role,
             name: g.name,
             activeVersion: g.activeVersion,
             latestVersion: g.latestVersion,
@@ -77,6 +83,7 @@ export const GraphsLive = HttpApiBuilder.group(WeftApi, "graphs", (handlers) =>
           const io = graphIO(stored.graph, registry)
           return {
             id: params.id,
+            role: stored.role,
             version: stored.graph.version,
             activeVersion: stored.activeVersion,
             versions: stored.versions,
@@ -92,9 +99,15 @@ export const GraphsLive = HttpApiBuilder.group(WeftApi, "graphs", (handlers) =>
           const owner = yield* CurrentOwner
           const upload = yield* fromUpload(payload, registry)
           const created = yield* notFound(
-            graphs.newVersion(owner, params.id, upload.graph, upload.subGraphs),
+            graphs
+              .newVersion(owner, params.id, upload.graph, upload.subGraphs)
+              .pipe(Effect.catchTag("GraphForbidden", (error) => Effect.fail(roleForbidden(error)))),
             params.id,
           )
+          // Collaborators see the new version in the live document.
+          yield* collab
+            .load(created.id, { ...upload.graph, id: created.id, version: created.version })
+            .pipe(Effect.orDie)
           return {
             id: created.id,
             version: created.version,
@@ -118,7 +131,15 @@ export const GraphsLive = HttpApiBuilder.group(WeftApi, "graphs", (handlers) =>
       .handle("setActive", ({ params, payload }) =>
         Effect.gen(function* () {
           const owner = yield* CurrentOwner
-          yield* notFound(graphs.setActive(owner, params.id, payload.version), params.id, payload.version)
+          yield* notFound(
+            graphs
+              .setActive(owner, params.id, payload.version)
+              .pipe(Effect.catchTag("GraphForbidden", (error) => Effect.fail(roleForbidden(error)))),
+            params.id,
+            payload.version,
+          )
+          const active = yield* graphs.get(owner, params.id, payload.version).pipe(Effect.orDie)
+          yield* collab.load(params.id, active.graph).pipe(Effect.orDie)
           return { id: params.id, activeVersion: payload.version }
         }),
       )

@@ -10,12 +10,13 @@ import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { CurrentOwner } from "../Auth.js"
 import { RunStartLimit } from "../auth/rate-limit-runs.js"
+import { Collab } from "../collab/Collab.js"
 import { trackSse } from "../ops/Metrics.js"
 import { RunQueries, type RunSummary as RunQueriesSummary } from "../RunQueries.js"
 import { RunService } from "../RunService.js"
 import type { SqlError } from "../Sql.js"
-import { WeftApi } from "./Api.js"
-import { badRequest, Conflict, NotFound, Unprocessable } from "./Errors.js"
+import { RoleForbidden, WeftApi } from "./Api.js"
+import { badRequest, Conflict, invalidGraph, NotFound, Unprocessable } from "./Errors.js"
 import { sseResponse } from "./Sse.js"
 
 const runNotFound = (id: string) => new NotFound({ error: `No run ${id}` })
@@ -40,6 +41,27 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
     const service = yield* RunService
     const queries = yield* RunQueries
     const startLimit = yield* RunStartLimit
+    const collab = yield* Collab
+
+    /** The version a run of the live document runs (the document saved first when it changed). */
+    const liveVersion = (owner: string, graphId: string) =>
+      collab.versionForRun(owner, graphId).pipe(
+        Effect.catchTags({
+          GraphNotFound: () => Effect.fail(new NotFound({ error: `No graph ${graphId}` })),
+          GraphForbidden: (error) =>
+            Effect.fail(new RoleForbidden({ error: error.message, role: error.role })),
+          GraphInvalid: (error) =>
+            Effect.fail(invalidGraph("The live document is not a valid graph", error.errors)),
+          LiveDocumentInvalid: (error) =>
+            Effect.fail(
+              new Unprocessable({
+                error: `The live document is not a graph: ${error.reason}`,
+                fields: { document: error.reason },
+              }),
+            ),
+          SqlError: (error) => Effect.die(error),
+        }),
+      )
 
     return handlers
       .handle("start", ({ params, payload, headers }) =>
@@ -47,10 +69,16 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
           const owner = yield* CurrentOwner
           yield* startLimit.take(owner)
           const key = headers["idempotency-key"]
+          if (payload?.live === true && payload.version !== undefined) {
+            return yield* badRequest("Run the live document or a version, not both", {
+              live: "not with version",
+            })
+          }
+          const version = payload?.live === true ? yield* liveVersion(owner, params.id) : payload?.version
           const started = yield* service
             .start(owner, params.id, {
               ...(payload?.inputs === undefined ? {} : { inputs: payload.inputs }),
-              ...(payload?.version === undefined ? {} : { version: payload.version }),
+              ...(version === undefined ? {} : { version }),
               ...(key === undefined ? {} : { idempotencyKey: key }),
             })
             .pipe(
@@ -73,15 +101,7 @@ export const RunsLive = HttpApiBuilder.group(WeftApi, "runs", (handlers) =>
                           : `No version ${error.version} of graph ${params.id}`,
                     }),
                   ),
-                GraphInvalid: (error) => {
-                  const fields: Record<string, string> = {}
-                  for (const [node, problems] of Object.entries(error.errors)) {
-                    for (const [field, message] of Object.entries(problems)) {
-                      fields[node === "$graph" ? field : `nodes.${node}.${field}`] = message
-                    }
-                  }
-                  return Effect.fail(badRequest("The graph is invalid", fields))
-                },
+                GraphInvalid: (error) => Effect.fail(invalidGraph("The graph is invalid", error.errors)),
                 RunInputInvalid: (error) => {
                   const fields: Record<string, string> = {}
                   for (const [name, message] of Object.entries(error.errors)) {

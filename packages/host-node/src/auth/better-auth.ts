@@ -6,6 +6,7 @@
 import { apiKey } from "@better-auth/api-key"
 import { type BetterAuthOptions, type BetterAuthPlugin, betterAuth } from "better-auth"
 import { getMigrations } from "better-auth/db/migration"
+import { bearer } from "better-auth/plugins"
 import { Effect } from "effect"
 import type { Dialect } from "kysely"
 import { PGliteDialect } from "kysely-pglite-dialect"
@@ -39,6 +40,11 @@ export interface BetterAuthHandle {
   readonly handler: (request: Request) => Promise<Response>
   /** The user id of the session in these headers' cookie, if it is valid. */
   readonly userId: (headers: Headers) => Promise<string | undefined>
+  /**
+   * The user of a session token (the session cookie's value, or the bare token `get-session` answers), if the
+   * session is valid: for clients that cannot send the cookie, like collaboration connections.
+   */
+  readonly userOfToken: (token: string) => Promise<{ readonly id: string; readonly name: string } | undefined>
   /** API keys: create, list, revoke, verify. */
   readonly apiKeys: ApiKeysHandle
 }
@@ -119,7 +125,7 @@ export const makeBetterAuth = async (config: BetterAuthConfig): Promise<BetterAu
       defaultCookieAttributes: { sameSite: "lax", httpOnly: true, secure },
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
     },
-    plugins: [apiKey(API_KEY_OPTIONS), rateLimitTable],
+    plugins: [apiKey(API_KEY_OPTIONS), bearer(), rateLimitTable],
     telemetry: { enabled: false },
     logger: {
       level: "error",
@@ -136,6 +142,12 @@ export const makeBetterAuth = async (config: BetterAuthConfig): Promise<BetterAu
     userId: async (headers) => {
       const session = await auth.api.getSession({ headers })
       return session?.user.id
+    },
+    userOfToken: async (token) => {
+      const session = await auth.api.getSession({
+        headers: new Headers({ authorization: `Bearer ${token}` }),
+      })
+      return session === null ? undefined : { id: session.user.id, name: session.user.name }
     },
     apiKeys: makeApiKeys(auth),
   }

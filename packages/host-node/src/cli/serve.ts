@@ -58,6 +58,8 @@ Environment:
   WEFT_LOG_FORMAT     json (one JSON object per line, the default when stdout is not a terminal) or pretty.
   WEFT_LOG_LEVEL      trace, debug, info (default), warn, error or none. Secrets are redacted from logs.
   WEFT_METRICS_TOKEN  When set, GET /metrics needs "Authorization: Bearer <token>" (open by default).
+  REDIS_URL           Redis for co-editing across several weft serve processes (e.g. redis://127.0.0.1:6379):
+                      each document's edits and presence reach the clients of every process.
 
 Operations: GET /metrics (Prometheus text), GET /healthz (alive), GET /readyz (database and queue reachable).
 
@@ -136,6 +138,7 @@ export const serveOptions = (
   const credentials = keyOptionsFromEnv(env)
   const logging = loggingOptions(env, isTty)
   const metricsToken = nonEmpty(env.WEFT_METRICS_TOKEN)
+  const redisUrl = nonEmpty(env.REDIS_URL)
   return {
     help: false,
     options: {
@@ -146,6 +149,7 @@ export const serveOptions = (
       credentials,
       logging,
       ...(metricsToken === undefined ? {} : { metrics: { token: metricsToken } }),
+      ...(redisUrl === undefined ? {} : { collab: { redis: { url: redisUrl } } }),
       // With Postgres, `weft worker` processes drive the runs (`--inline`: this process does).
       ...(databaseUrl === undefined
         ? {}

@@ -14,6 +14,7 @@ import { ms } from "../internal/sql-rows.js"
 import { Sql, type SqlError } from "../Sql.js"
 import { open, type Sealed, SecretUnreadable, seal } from "./Cipher.js"
 import { type CredentialKeyOptions, type CredentialsKeyInvalid, type KeyRing, loadKeyRing } from "./Keys.js"
+import { resealRows } from "./Reseal.js"
 import type { CredentialType, SecretPayload } from "./Secret.js"
 
 /**
@@ -241,31 +242,13 @@ const make = (ring: KeyRing | undefined) =>
         return { info: toInfo(row), secret: JSON.parse(text) as SecretPayload }
       })
 
-    const reseal: CredentialStoreShape["reseal"] = Effect.gen(function* () {
-      if (ring === undefined || ring.byId.size <= 1) return 0
-      const stale = yield* sql.query<SealedRow>(
-        `SELECT ${SEALED_COLUMNS} FROM credentials WHERE key_id <> $1`,
-        [ring.current.id],
-      )
-      let count = 0
-      for (const row of stale) {
-        if (!ring.byId.has(row.key_id)) continue
-        let text: string
-        try {
-          text = open(ring, sealedOf(row), bindingOf(row))
-        } catch {
-          continue
-        }
-        const sealed = seal(ring.current, text, bindingOf(row))
-        const updated = yield* sql.query(
-          `UPDATE credentials SET key_id = $3, iv = $4::bytea, auth_tag = $5::bytea, ciphertext = $6::bytea,
-             updated_at = now()
-           WHERE id = $1 AND key_id = $2 RETURNING id`,
-          [row.id, row.key_id, sealed.keyId, sealed.iv, sealed.tag, sealed.ciphertext],
-        )
-        count += updated.length
-      }
-      return count
+    const reseal: CredentialStoreShape["reseal"] = resealRows(sql, ring, {
+      table: "credentials",
+      columns: SEALED_COLUMNS,
+      ciphertextColumn: "ciphertext",
+      touchesUpdatedAt: true,
+      sealedOf,
+      bindingOf,
     })
 
     return {

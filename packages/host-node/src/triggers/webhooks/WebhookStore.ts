@@ -19,6 +19,7 @@ import {
   type KeyRing,
   loadKeyRing,
 } from "../../credentials/Keys.js"
+import { resealRows } from "../../credentials/Reseal.js"
 import { ms } from "../../internal/sql-rows.js"
 import { Sql, type SqlError } from "../../Sql.js"
 
@@ -265,25 +266,13 @@ const make = (ring: KeyRing | undefined) =>
         ),
       )
 
-    const reseal: WebhookStoreShape["reseal"] = Effect.gen(function* () {
-      if (ring === undefined || ring.byId.size <= 1) return 0
-      const stale = yield* sql.query<SealedRow>(`SELECT ${SEALED_COLUMNS} FROM webhooks WHERE key_id <> $1`, [
-        ring.current.id,
-      ])
-      let count = 0
-      for (const row of stale) {
-        if (!ring.byId.has(row.key_id)) continue
-        const opened = yield* Effect.option(Effect.try(() => open(ring, sealedOf(row), bindingOf(row))))
-        if (opened._tag === "None") continue
-        const sealed = seal(ring.current, opened.value, bindingOf(row))
-        const updated = yield* sql.query(
-          `UPDATE webhooks SET key_id = $3, iv = $4::bytea, auth_tag = $5::bytea, secret_ciphertext = $6::bytea
-         WHERE id = $1 AND key_id = $2 RETURNING id`,
-          [row.id, row.key_id, sealed.keyId, sealed.iv, sealed.tag, sealed.ciphertext],
-        )
-        count += updated.length
-      }
-      return count
+    const reseal: WebhookStoreShape["reseal"] = resealRows(sql, ring, {
+      table: "webhooks",
+      columns: SEALED_COLUMNS,
+      ciphertextColumn: "secret_ciphertext",
+      touchesUpdatedAt: false,
+      sealedOf,
+      bindingOf,
     })
 
     return {
