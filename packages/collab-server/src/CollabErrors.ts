@@ -1,12 +1,14 @@
 import { Data } from "effect"
 
 /**
- * A connection to a document was refused: bad document name, no or unknown token, or no role on the graph.
+ * A connection to a document was refused: bad document name, no or unknown token, or no role on the graph
+ * (`permission-denied`), or the document could not be loaded from storage (`document-unavailable`: the client
+ * may try again later).
  *
  * `reason` is what the client sees in its permission-denied message.
  */
 export class CollabRefused extends Data.TaggedError("CollabRefused")<{
-  readonly reason: "invalid-document-name" | "permission-denied"
+  readonly reason: "invalid-document-name" | "permission-denied" | "document-unavailable"
 }> {}
 
 /**

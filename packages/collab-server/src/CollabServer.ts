@@ -1,4 +1,3 @@
-import { Redis } from "@hocuspocus/extension-redis"
 import type { Document, Extension, WebSocketLike } from "@hocuspocus/server"
 import { Hocuspocus, isTransactionOrigin, OutgoingMessage } from "@hocuspocus/server"
 import { Redis as RedisClient } from "ioredis"
@@ -9,6 +8,7 @@ import { CollabMessageRejected, CollabOptionsInvalid, CollabRefused } from "./Co
 import type { CollabConnection, CollabSocket } from "./CollabSocket.js"
 import { graphIdOf } from "./DocumentName.js"
 import { checkMessage } from "./MessageCheck.js"
+import { RedisRelay } from "./RedisRelay.js"
 import { Revalidation } from "./Revalidation.js"
 import { listenStandalone, type Standalone } from "./Standalone.js"
 
@@ -133,16 +133,6 @@ const defaults = {
   revalidateEveryMs: 60_000,
 } as const
 
-/**
- * The Redis extension without its store lock. It lets one process store a document at a time, and a process
- * that cannot take the lock skips its store and unloads the document, taking for granted that the holder has
- * the data; when the holder has crashed, the edits only the survivor had are lost. Stores merge instead (see
- * `CollabStorage.store`), so every process stores its own state.
- */
-class RedisRelay extends Redis {
-  override async onStoreDocument(): Promise<void> {}
-}
-
 const requireGraphId = (documentName: string): string => {
   const graphId = graphIdOf(documentName)
   if (graphId === undefined) throw new CollabRefused({ reason: "invalid-document-name" })
@@ -251,6 +241,38 @@ export const makeCollabServer = (options: CollabServerOptions): CollabServer => 
           },
         })
 
+  /** Fill a document being loaded: the stored state, or else the seed stored first (see `CollabStorage.create`). */
+  const loadInto = async (graphId: string, document: Document): Promise<void> => {
+    const stored = await options.storage.load(graphId)
+    // The size bound starts from the state's own length (a stored state is a full encoding), sparing a second
+    // full encode of a large document on every load; it is recomputed exactly near the limit.
+    if (stored !== undefined) {
+      Y.applyUpdate(document, stored)
+      sizeBound.set(document, stored.byteLength)
+      return
+    }
+    if (options.seed !== undefined) {
+      // Seeded apart from the document, so what is applied is the state that won the store's create: every
+      // process starts from that one seed, not from a copy of its own.
+      const scratch = new Y.Doc()
+      try {
+        await options.seed(graphId, scratch)
+        if (scratch.store.clients.size > 0) {
+          const seeded = Y.encodeStateAsUpdate(scratch)
+          let first = seeded
+          if (options.storage.create === undefined) await options.storage.store(graphId, seeded)
+          else first = await options.storage.create(graphId, seeded)
+          Y.applyUpdate(document, first)
+          sizeBound.set(document, first.byteLength)
+          return
+        }
+      } finally {
+        scratch.destroy()
+      }
+    }
+    exactSize(document)
+  }
+
   const weft: Extension<CollabAccess> = {
     extensionName: "weft",
 
@@ -266,34 +288,13 @@ export const makeCollabServer = (options: CollabServerOptions): CollabServer => 
 
     async onLoadDocument({ documentName, document }) {
       const graphId = requireGraphId(documentName)
-      const stored = await options.storage.load(graphId)
-      // The size bound starts from the state's own length (a stored state is a full encoding), sparing a second
-      // full encode of a large document on every load; it is recomputed exactly near the limit.
-      if (stored !== undefined) {
-        Y.applyUpdate(document, stored)
-        sizeBound.set(document, stored.byteLength)
-        return
+      try {
+        await loadInto(graphId, document)
+      } catch (cause) {
+        // A storage failure (or a stored state that does not decode) is not the client's lack of access.
+        log(`collab: the document ${documentName} could not be loaded`, cause)
+        throw new CollabRefused({ reason: "document-unavailable" })
       }
-      if (options.seed !== undefined) {
-        // Seeded apart from the document, so what is applied is the state that won the store's create: every
-        // process starts from that one seed, not from a copy of its own.
-        const scratch = new Y.Doc()
-        try {
-          await options.seed(graphId, scratch)
-          if (scratch.store.clients.size > 0) {
-            const seeded = Y.encodeStateAsUpdate(scratch)
-            let first = seeded
-            if (options.storage.create === undefined) await options.storage.store(graphId, seeded)
-            else first = await options.storage.create(graphId, seeded)
-            Y.applyUpdate(document, first)
-            sizeBound.set(document, first.byteLength)
-            return
-          }
-        } finally {
-          scratch.destroy()
-        }
-      }
-      exactSize(document)
     },
 
     // Hocuspocus stores only changes made here; an update relayed from another process is left for that process

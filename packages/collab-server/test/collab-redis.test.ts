@@ -1,12 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import * as Y from "yjs"
 import type { CollabRedisOptions } from "../src/index.js"
-import { type Client, connect, nodesOf, shares, until } from "./support.js"
+import { type Client, connect, nodesOf, shares, sleep, until } from "./support.js"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const script = fileURLToPath(new URL("./fixtures/collab-process.mjs", import.meta.url))
@@ -197,6 +198,118 @@ describe("two server processes over Redis", () => {
     expect(d.doc.getMap("nodes").size).toBe(50)
     expect(d.doc.getMap("nodes").get("after9")).toBe(9)
     expect(d.doc.getMap("nodes").get("a19")).toBe(19)
+  }, 60_000)
+})
+
+/** A Redis server of the test's own on a free loopback port, that the test can stop and start again. */
+const privateRedis = async () => {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address()
+      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+  let server: ChildProcess | undefined
+  const up = async () => {
+    const child = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {
+        stdio: "ignore",
+      },
+    )
+    children.push(child)
+    server = child
+    const probe = new (await import("ioredis")).Redis(port, "127.0.0.1", {
+      lazyConnect: true,
+      retryStrategy: () => null,
+    })
+    probe.on("error", () => {})
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      try {
+        await probe.connect()
+        await probe.ping()
+        probe.disconnect()
+        return
+      } catch (error) {
+        if (Date.now() > deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+  }
+  const down = async () => {
+    const child = server
+    if (child === undefined) return
+    const exited = new Promise((resolve) => child.once("exit", resolve))
+    child.kill("SIGKILL")
+    await exited
+  }
+  await up()
+  return { url: `redis://127.0.0.1:${port}`, up, down }
+}
+
+describe("a Redis outage", () => {
+  it("leaves loaded documents served, and the processes catch up on each other's edits once it is back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-collab-redis-"))
+    dirs.push(dir)
+    const redis = await privateRedis()
+    const options: CollabRedisOptions = { url: redis.url, prefix: "weft-outage" }
+    const [one, two] = await Promise.all([spawnServer(dir, options), spawnServer(dir, options)])
+    const a = open(one!, "tok-alice", { cursor: { x: 1, y: 1 } })
+    const b = open(two!, "tok-bob", { cursor: { x: 2, y: 2 } })
+    expect(await a.outcome).toBe("synced")
+    expect(await b.outcome).toBe("synced")
+    a.doc.getMap("nodes").set("before", 1)
+    await until(() => b.doc.getMap("nodes").get("before") === 1, 10_000, "an edit relayed before the outage")
+
+    await redis.down()
+    a.doc.getMap("nodes").set("during-a", 1)
+    b.doc.getMap("nodes").set("during-b", 2)
+    b.provider.awareness!.setLocalStateField("cursor", { x: 20, y: 20 })
+    // Each process keeps serving its loaded document: a second client of process one gets a's edit.
+    const a2 = open(one!, "tok-carol")
+    expect(await a2.outcome).toBe("synced")
+    await until(
+      () => a2.doc.getMap("nodes").get("during-a") === 1,
+      10_000,
+      "a's edit at a2 during the outage",
+    )
+    expect(b.doc.getMap("nodes").has("during-a")).toBe(false)
+    // A document opened during the outage is served from storage, not refused.
+    const c = connect(one!.url, "graph:g3", "tok-alice")
+    const d = connect(two!.url, "graph:g3", "tok-bob")
+    clients.push(c, d)
+    expect(await c.outcome).toBe("synced")
+    expect(await d.outcome).toBe("synced")
+    c.doc.getMap("nodes").set("opened-during", 1)
+    // Long enough for the publishes queued meanwhile to be given up (the client retries a command 3 times).
+    await sleep(2_000)
+
+    // Back up: with no further edit, both sides get what the other edited meanwhile.
+    await redis.up()
+    await until(
+      () => b.doc.getMap("nodes").get("during-a") === 1 && a.doc.getMap("nodes").get("during-b") === 2,
+      20_000,
+      "the edits made during the outage on both sides",
+    )
+    await until(() => nodesOf(a.doc) === nodesOf(b.doc), 10_000, "convergence after the outage")
+    const cursorOfB = () =>
+      (a.provider.awareness!.getStates().get(b.doc.clientID)?.cursor as { x: number } | undefined)?.x
+    await until(() => cursorOfB() === 20, 10_000, "b's cursor moved during the outage, at a")
+    // The document opened during the outage is relayed from then on, its earlier edit included.
+    await until(
+      () => d.doc.getMap("nodes").get("opened-during") === 1,
+      10_000,
+      "the edit of g3 made during the outage",
+    )
+    d.doc.getMap("nodes").set("g3-after", 1)
+    await until(() => c.doc.getMap("nodes").get("g3-after") === 1, 10_000, "an edit of g3 after the outage")
+    // And relaying goes on.
+    b.doc.getMap("nodes").set("after", 3)
+    await until(() => a2.doc.getMap("nodes").get("after") === 3, 10_000, "an edit relayed after the outage")
   }, 60_000)
 })
 

@@ -128,4 +128,54 @@ describe("persistence", () => {
     expect(again.doc.getMap("meta").get("name")).toBe("seeded g2")
     expect(seeds).toBe(1)
   })
+
+  it("a seed goes through storage.create, and the document starts from the state create returns", async () => {
+    const storage = new MemoryStorage()
+    // Another process stored its seed first: create keeps that one and returns it.
+    const theirs = new Y.Doc()
+    theirs.getMap("meta").set("name", "their seed")
+    const created: Array<string> = []
+    const r = await boot(storage, {
+      storage: {
+        load: storage.load,
+        store: storage.store,
+        create: async (graphId) => {
+          created.push(graphId)
+          const first = Y.encodeStateAsUpdate(theirs)
+          storage.states.set(graphId, first)
+          return first
+        },
+      },
+      seed: (_graphId, doc) => doc.getMap("meta").set("name", "my seed"),
+    })
+    const a = open(r, "graph:g2", "tok-alice")
+    expect(await a.outcome).toBe("synced")
+    expect(created).toEqual(["g2"])
+    expect(a.doc.getMap("meta").get("name")).toBe("their seed")
+    expect([...Y.decodeStateVector(Y.encodeStateVector(a.doc)).keys()]).toEqual([theirs.clientID])
+  })
+
+  it("a storage failure refuses the connection as document-unavailable, and a later connection loads it", async () => {
+    const storage = new MemoryStorage()
+    const logged: Array<string> = []
+    let failing = true
+    const r = await boot(storage, {
+      storage: {
+        load: async (graphId) => {
+          if (failing) throw new Error("the database is down")
+          return storage.load(graphId)
+        },
+        store: storage.store,
+      },
+      log: (message) => logged.push(message),
+    })
+    const a = open(r, "graph:g1", "tok-alice")
+    expect(await a.outcome).toBe("denied:document-unavailable")
+    expect(logged.some((line) => line.includes("graph:g1 could not be loaded"))).toBe(true)
+    failing = false
+    const b = open(r, "graph:g1", "tok-alice")
+    expect(await b.outcome).toBe("synced")
+    b.doc.getMap("nodes").set("n", 1)
+    await until(() => storage.states.has("g1"), 5_000, "the document stored")
+  })
 })

@@ -1,0 +1,109 @@
+/**
+ * The Hocuspocus Redis extension as the collaboration server uses it: without its store lock, and catching up
+ * after the connection to Redis comes back.
+ *
+ * @since 0.1.0
+ */
+import { Redis } from "@hocuspocus/extension-redis"
+import type { afterLoadDocumentPayload, afterUnloadDocumentPayload } from "@hocuspocus/server"
+
+/**
+ * The Redis extension, changed in two ways.
+ *
+ * - **No store lock.** The extension lets one process store a document at a time, and a process that cannot
+ *   take the lock skips its store and unloads the document, taking for granted that the holder has the data;
+ *   when the holder has crashed, the edits only the survivor had are lost. Stores merge instead (see
+ *   `CollabStorage.store`), so every process stores its own state.
+ * - **Catching up after an outage.** Redis pub/sub keeps nothing for a subscriber that is away, so edits made on
+ *   either side while the connection was down were never relayed, and nothing would relay them until the next
+ *   edit. Once the subscriber is connected again (and has subscribed its channels again), every loaded document
+ *   announces its state vector, so the other processes answer with what it misses and ask for what they miss;
+ *   its presence states are published again and the others' are asked for.
+ * - **Loading during an outage.** A document opened while Redis is away is served from storage alone instead of
+ *   failing to load (its clients would be told permission was denied, and stop); it subscribes and announces
+ *   itself when Redis is back.
+ */
+export class RedisRelay extends Redis {
+  private connectedBefore = false
+  /** Documents loaded while Redis was away, to subscribe when it is back. */
+  private readonly unsubscribed = new Map<string, afterLoadDocumentPayload>()
+
+  constructor(configuration: ConstructorParameters<typeof Redis>[0]) {
+    super(configuration)
+    this.sub.on("ready", () => {
+      if (!this.connectedBefore) {
+        this.connectedBefore = true
+        return
+      }
+      // "ready" is emitted before the client subscribes its channels again; a ping sent on the next turn is
+      // answered after those subscriptions, so the answers to what is published then are not missed.
+      setImmediate(() => {
+        this.sub
+          .ping()
+          .then(() => this.catchUp())
+          .catch(() => {})
+      })
+    })
+  }
+
+  override async onStoreDocument(): Promise<void> {}
+
+  override async afterLoadDocument(payload: afterLoadDocumentPayload): Promise<void> {
+    // Only an outage is skipped: at start-up a load waits for the first connection, as the extension does.
+    if (this.connectedBefore && this.sub.status !== "ready") {
+      this.unsubscribed.set(payload.documentName, payload)
+      return
+    }
+    return super.afterLoadDocument(payload)
+  }
+
+  override async afterUnloadDocument(payload: afterUnloadDocumentPayload): Promise<void> {
+    if (!payload.instance.documents.has(payload.documentName)) this.unsubscribed.delete(payload.documentName)
+    return super.afterUnloadDocument(payload)
+  }
+
+  /** Announce every loaded document's state and presence to the other processes. */
+  private catchUp(): void {
+    if (this.instance === undefined) return
+    for (const [documentName, document] of this.instance.documents) {
+      const waiting = this.unsubscribed.get(documentName)
+      this.unsubscribed.delete(documentName)
+      if (waiting?.document === document) {
+        // Loaded during the outage: subscribe it now (kept for the next return if that fails).
+        super.afterLoadDocument(waiting).catch(() => {
+          if (this.instance.documents.get(documentName) === document)
+            this.unsubscribed.set(documentName, waiting)
+        })
+      }
+      void this.onChange({
+        clientsCount: document.getConnectionsCount(),
+        context: {},
+        document,
+        documentName,
+        instance: this.instance,
+        requestHeaders: new Headers(),
+        requestParameters: new URLSearchParams(),
+        update: new Uint8Array(),
+        socketId: "",
+        transactionOrigin: undefined,
+      })
+      // Ask for the others' presence too: what they publish on their own return may have come before this
+      // process subscribed again. (The extension's own query, reached by name: it is not public.)
+      void this["requestAwarenessFromOtherInstances"](documentName).catch(() => {})
+      const states = [...document.awareness.getStates().keys()]
+      if (states.length > 0) {
+        void this.onAwarenessUpdate({
+          document,
+          documentName,
+          instance: this.instance,
+          transactionOrigin: undefined,
+          added: states,
+          updated: [],
+          removed: [],
+          awareness: document.awareness,
+          states: [],
+        })
+      }
+    }
+  }
+}
