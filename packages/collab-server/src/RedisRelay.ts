@@ -6,6 +6,7 @@
  */
 import { Redis } from "@hocuspocus/extension-redis"
 import type { afterLoadDocumentPayload, afterUnloadDocumentPayload } from "@hocuspocus/server"
+import { OutgoingMessage } from "@hocuspocus/server"
 
 /**
  * The Redis extension, changed in two ways.
@@ -87,9 +88,12 @@ export class RedisRelay extends Redis {
         socketId: "",
         transactionOrigin: undefined,
       })
-      // Ask for the others' presence too: what they publish on their own return may have come before this
-      // process subscribed again. (The extension's own query, reached by name: it is not public.)
-      void this["requestAwarenessFromOtherInstances"](documentName).catch(() => {})
+      // Ask for the others' presence too: what they published on their own return may have come before this
+      // process subscribed again. The extension's query is private; this is its message on its channel.
+      const query = new OutgoingMessage(documentName).writeQueryAwareness().toUint8Array()
+      this.pub
+        .publish(`${this.configuration.prefix}:${documentName}`, Buffer.concat([this.messagePrefix, query]))
+        .catch(() => {})
       const states = [...document.awareness.getStates().keys()]
       if (states.length > 0) {
         void this.onAwarenessUpdate({

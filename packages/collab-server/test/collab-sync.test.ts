@@ -146,7 +146,9 @@ describe("persistence", () => {
           return first
         },
       },
-      seed: (_graphId, doc) => doc.getMap("meta").set("name", "my seed"),
+      seed: (_graphId, doc) => {
+        doc.getMap("meta").set("name", "my seed")
+      },
     })
     const a = open(r, "graph:g2", "tok-alice")
     expect(await a.outcome).toBe("synced")
