@@ -29,7 +29,7 @@ export interface CollabStorage {
    * Without it a seed is written with `store`: two processes loading a new document at the same moment (with
    * `redis`) would each seed their own copy, and once merged one copy of each seeded entry wins over the other,
    * so edits made to the losing copy are not seen. A storage shared by several processes should provide it
-   * (an insert that does nothing on conflict, or an exclusive file create).
+   * (an insert that does nothing on conflict, or a whole file linked into place: a link fails if it exists).
    */
   readonly create?: (graphId: string, state: Uint8Array) => Promise<Uint8Array>
 }
