@@ -1,6 +1,5 @@
 import type { Document, Extension, WebSocketLike } from "@hocuspocus/server"
 import { Hocuspocus, isTransactionOrigin, OutgoingMessage } from "@hocuspocus/server"
-import { Redis as RedisClient } from "ioredis"
 import * as Y from "yjs"
 import { PresenceGuard } from "./Awareness.js"
 import type { CollabAccess } from "./CollabAccess.js"
@@ -232,14 +231,7 @@ export const makeCollabServer = (options: CollabServerOptions): CollabServer => 
   const redis =
     options.redis === undefined
       ? undefined
-      : new RedisRelay({
-          prefix: redisPrefix,
-          createClient: () => {
-            const client = new RedisClient(options.redis?.url ?? "", { maxRetriesPerRequest: 3 })
-            client.on("error", (cause: unknown) => log("collab: redis connection error", cause))
-            return client
-          },
-        })
+      : new RedisRelay({ url: options.redis.url, prefix: redisPrefix, log })
 
   /** Fill a document being loaded: the stored state, or else the seed stored first (see `CollabStorage.create`). */
   const loadInto = async (graphId: string, document: Document): Promise<void> => {

@@ -7,9 +7,28 @@
 import { Redis } from "@hocuspocus/extension-redis"
 import type { afterLoadDocumentPayload, afterUnloadDocumentPayload } from "@hocuspocus/server"
 import { OutgoingMessage } from "@hocuspocus/server"
+import { Redis as RedisClient } from "ioredis"
+
+/** Where the relay reports Redis connection errors. */
+export type RelayLog = (message: string, detail?: unknown) => void
 
 /**
- * The Redis extension, changed in two ways.
+ * The extension's two clients: it makes its publisher first, then its subscriber. The subscriber's commands
+ * wait for Redis however long it is away (a subscription given up is never made again); a publish is given up
+ * after 3 attempts (what it announced is announced again on the return).
+ */
+const clients = (url: string, log: RelayLog) => {
+  let made = 0
+  return () => {
+    const subscriber = made++ === 1
+    const client = new RedisClient(url, { maxRetriesPerRequest: subscriber ? null : 3 })
+    client.on("error", (cause: unknown) => log("collab: redis connection error", cause))
+    return client
+  }
+}
+
+/**
+ * The Redis extension, changed in three ways.
  *
  * - **No store lock.** The extension lets one process store a document at a time, and a process that cannot
  *   take the lock skips its store and unloads the document, taking for granted that the holder has the data;
@@ -20,24 +39,24 @@ import { OutgoingMessage } from "@hocuspocus/server"
  *   edit. Once the subscriber is connected again (and has subscribed its channels again), every loaded document
  *   announces its state vector, so the other processes answer with what it misses and ask for what they miss;
  *   its presence states are published again and the others' are asked for.
- * - **Loading during an outage.** A document opened while Redis is away is served from storage alone instead of
- *   failing to load (its clients would be told permission was denied, and stop); it subscribes and announces
- *   itself when Redis is back.
+ * - **Loading during an outage.** A document opened while Redis is away (at start-up too) is served from storage
+ *   alone instead of failing to load (its clients would be told permission was denied, and stop); it subscribes
+ *   and announces itself when Redis is back.
  */
 export class RedisRelay extends Redis {
-  private connectedBefore = false
   /** Documents loaded while Redis was away, to subscribe when it is back. */
   private readonly unsubscribed = new Map<string, afterLoadDocumentPayload>()
 
-  constructor(configuration: ConstructorParameters<typeof Redis>[0]) {
-    super(configuration)
+  /**
+   * Relay on `prefix` through the Redis at `url`; connection errors go to `log`. Redis may be down at start: the
+   * process serves its documents alone until it is up.
+   */
+  constructor(options: { readonly url: string; readonly prefix: string; readonly log: RelayLog }) {
+    super({ prefix: options.prefix, createClient: clients(options.url, options.log) })
     this.sub.on("ready", () => {
-      if (!this.connectedBefore) {
-        this.connectedBefore = true
-        return
-      }
-      // "ready" is emitted before the client subscribes its channels again; a ping sent on the next turn is
-      // answered after those subscriptions, so the answers to what is published then are not missed.
+      // "ready" is emitted before the client subscribes its channels again (or for the first time); a ping sent
+      // on the next turn is answered after those subscriptions, so the answers to what is published then are
+      // not missed.
       setImmediate(() => {
         this.sub
           .ping()
@@ -50,8 +69,7 @@ export class RedisRelay extends Redis {
   override async onStoreDocument(): Promise<void> {}
 
   override async afterLoadDocument(payload: afterLoadDocumentPayload): Promise<void> {
-    // Only an outage is skipped: at start-up a load waits for the first connection, as the extension does.
-    if (this.connectedBefore && this.sub.status !== "ready") {
+    if (this.sub.status !== "ready") {
       this.unsubscribed.set(payload.documentName, payload)
       return
     }

@@ -201,7 +201,7 @@ describe("two server processes over Redis", () => {
   }, 60_000)
 })
 
-/** A Redis server of the test's own on a free loopback port, that the test can stop and start again. */
+/** A Redis server of the test's own on a free loopback port (not started yet), that the test can start and stop. */
 const privateRedis = async () => {
   const port = await new Promise<number>((resolve, reject) => {
     const probe = createServer()
@@ -247,7 +247,6 @@ const privateRedis = async () => {
     child.kill("SIGKILL")
     await exited
   }
-  await up()
   return { url: `redis://127.0.0.1:${port}`, up, down }
 }
 
@@ -256,6 +255,7 @@ describe("a Redis outage", () => {
     const dir = mkdtempSync(join(tmpdir(), "weft-collab-redis-"))
     dirs.push(dir)
     const redis = await privateRedis()
+    await redis.up()
     const options: CollabRedisOptions = { url: redis.url, prefix: "weft-outage" }
     const [one, two] = await Promise.all([spawnServer(dir, options), spawnServer(dir, options)])
     const a = open(one!, "tok-alice", { cursor: { x: 1, y: 1 } })
@@ -310,6 +310,48 @@ describe("a Redis outage", () => {
     // And relaying goes on.
     b.doc.getMap("nodes").set("after", 3)
     await until(() => a2.doc.getMap("nodes").get("after") === 3, 10_000, "an edit relayed after the outage")
+  }, 60_000)
+})
+
+describe("Redis down when the processes start", () => {
+  it("each serves its clients alone, they relay once it is up, and a process stops cleanly while it is down", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "weft-collab-redis-"))
+    dirs.push(dir)
+    const redis = await privateRedis()
+    const options: CollabRedisOptions = { url: redis.url, prefix: "weft-late" }
+    const [one, two] = await Promise.all([spawnServer(dir, options), spawnServer(dir, options)])
+    const a = open(one!, "tok-alice", { cursor: { x: 1, y: 1 } })
+    const b = open(two!, "tok-bob", { cursor: { x: 2, y: 2 } })
+    expect(await a.outcome).toBe("synced")
+    expect(await b.outcome).toBe("synced")
+    a.doc.getMap("nodes").set("from-a", 1)
+    b.doc.getMap("nodes").set("from-b", 2)
+    await sleep(500)
+    expect(b.doc.getMap("nodes").has("from-a")).toBe(false)
+
+    await redis.up()
+    await until(
+      () => b.doc.getMap("nodes").get("from-a") === 1 && a.doc.getMap("nodes").get("from-b") === 2,
+      20_000,
+      "the edits made before Redis was up, on both sides",
+    )
+    await until(
+      () => a.provider.awareness!.getStates().get(b.doc.clientID) !== undefined,
+      10_000,
+      "b's presence at a",
+    )
+    a.doc.getMap("nodes").set("later", 3)
+    await until(() => b.doc.getMap("nodes").get("later") === 3, 10_000, "an edit relayed once Redis is up")
+
+    // Stopping while Redis is away again neither hangs nor loses the process's state.
+    await redis.down()
+    a.doc.getMap("nodes").set("last", 4)
+    await until(() => !a.provider.hasUnsyncedChanges, 5_000, "a's last edit acknowledged")
+    one!.child.kill("SIGTERM")
+    expect(await Promise.race([one!.exited, sleep(15_000).then(() => "still running")])).toBe(0)
+    const stored = new Y.Doc()
+    Y.applyUpdate(stored, new Uint8Array(readFileSync(join(dir, "g1.bin"))))
+    expect(stored.getMap("nodes").get("last")).toBe(4)
   }, 60_000)
 })
 
