@@ -84,16 +84,18 @@ export class RedisRelay extends Redis {
   /** Announce every loaded document's state and presence to the other processes. */
   private catchUp(): void {
     if (this.instance === undefined) return
+    // Loaded while Redis was away (some may not be in `instance.documents` yet): subscribe them now. One stays
+    // listed until its subscription is made, so a failure is tried again on the next return; an unloaded one is
+    // dropped from the list by `afterUnloadDocument`.
+    for (const [documentName, waiting] of this.unsubscribed) {
+      super.afterLoadDocument(waiting).then(
+        () => {
+          if (this.unsubscribed.get(documentName) === waiting) this.unsubscribed.delete(documentName)
+        },
+        () => {},
+      )
+    }
     for (const [documentName, document] of this.instance.documents) {
-      const waiting = this.unsubscribed.get(documentName)
-      this.unsubscribed.delete(documentName)
-      if (waiting?.document === document) {
-        // Loaded during the outage: subscribe it now (kept for the next return if that fails).
-        super.afterLoadDocument(waiting).catch(() => {
-          if (this.instance.documents.get(documentName) === document)
-            this.unsubscribed.set(documentName, waiting)
-        })
-      }
       void this.onChange({
         clientsCount: document.getConnectionsCount(),
         context: {},
