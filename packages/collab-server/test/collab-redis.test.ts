@@ -80,6 +80,22 @@ const spawnServer = async (
   return { child, url: `ws://127.0.0.1:${port}`, exited }
 }
 
+/** The document `g1` as the processes stored it in `dir`, or `undefined` before the first store. */
+const storedDoc = (dir: string): Y.Doc | undefined => {
+  let state: Uint8Array
+  try {
+    state = new Uint8Array(readFileSync(join(dir, "g1.bin")))
+  } catch {
+    return undefined
+  }
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, state)
+  return doc
+}
+
+/** How many entries the stored `nodes` map of `g1` has (0 before the first store). */
+const storedNodes = (dir: string): number => storedDoc(dir)?.getMap("nodes").size ?? 0
+
 const open = (p: Process, token: string, presence?: Record<string, unknown>) => {
   const client = connect(p.url, "graph:g1", token, presence)
   clients.push(client)
@@ -180,16 +196,7 @@ describe("two server processes over Redis", () => {
     // Everyone leaves; what is stored is the survivor's whole state (a fresh process loads it).
     b.close()
     c.close()
-    const stored = () => {
-      try {
-        const doc = new Y.Doc()
-        Y.applyUpdate(doc, new Uint8Array(readFileSync(join(dir, "g1.bin"))))
-        return doc.getMap("nodes").size
-      } catch {
-        return 0
-      }
-    }
-    await until(() => stored() === 50, 10_000, "the survivor to store the whole document")
+    await until(() => storedNodes(dir) === 50, 10_000, "the survivor to store the whole document")
     two.child.kill("SIGTERM")
     expect(await two.exited).toBe(0)
     const three = await spawnServer(dir, redis)
@@ -349,9 +356,7 @@ describe("Redis down when the processes start", () => {
     await until(() => !a.provider.hasUnsyncedChanges, 5_000, "a's last edit acknowledged")
     one!.child.kill("SIGTERM")
     expect(await Promise.race([one!.exited, sleep(15_000).then(() => "still running")])).toBe(0)
-    const stored = new Y.Doc()
-    Y.applyUpdate(stored, new Uint8Array(readFileSync(join(dir, "g1.bin"))))
-    expect(stored.getMap("nodes").get("last")).toBe(4)
+    expect(storedDoc(dir)?.getMap("nodes").get("last")).toBe(4)
   }, 60_000)
 })
 
@@ -411,16 +416,7 @@ describe("edits relayed from a process that crashed before storing them", () => 
     await until(() => b.doc.getMap("nodes").size === 10, 10_000, "the edits relayed to process two")
     one.child.kill("SIGKILL")
     await one.exited
-    const stored = () => {
-      try {
-        const doc = new Y.Doc()
-        Y.applyUpdate(doc, new Uint8Array(readFileSync(join(dir, "g1.bin"))))
-        return doc.getMap("nodes").size
-      } catch {
-        return 0
-      }
-    }
-    await until(() => stored() === 10, 10_000, "process two to store the relayed edits")
+    await until(() => storedNodes(dir) === 10, 10_000, "process two to store the relayed edits")
   }, 60_000)
 })
 

@@ -76,20 +76,22 @@ export class DocStore extends Context.Service<DocStore, DocStoreShape>()("@weft/
       // The revision of each graph's stored state that this process's document holds all of: what it last
       // loaded or wrote. Stored at that revision, the new state replaces the old one without a merge.
       const held = new Map<string, string>()
-      return {
-        load: (graphId) =>
-          Effect.map(
-            sql.query<{ state: Uint8Array; revision: string }>(
-              "SELECT state, revision::text AS revision FROM graph_docs WHERE graph_id = $1",
-              [graphId],
-            ),
-            (rows) => {
-              const row = rows[0]
-              if (row === undefined) return undefined
-              held.set(graphId, row.revision)
-              return new Uint8Array(row.state)
-            },
+      /** The stored state, now held by this process's document. */
+      const load = (graphId: string) =>
+        Effect.map(
+          sql.query<{ state: Uint8Array; revision: string }>(
+            "SELECT state, revision::text AS revision FROM graph_docs WHERE graph_id = $1",
+            [graphId],
           ),
+          (rows) => {
+            const row = rows[0]
+            if (row === undefined) return undefined
+            held.set(graphId, row.revision)
+            return new Uint8Array(row.state)
+          },
+        )
+      return {
+        load,
         exists: (graphId) =>
           Effect.map(
             sql.query("SELECT 1 FROM graph_docs WHERE graph_id = $1", [graphId]),
@@ -163,14 +165,7 @@ export class DocStore extends Context.Service<DocStore, DocStoreShape>()("@weft/
               held.set(graphId, inserted[0].revision)
               return state
             }
-            const rows = yield* sql.query<{ state: Uint8Array; revision: string }>(
-              "SELECT state, revision::text AS revision FROM graph_docs WHERE graph_id = $1",
-              [graphId],
-            )
-            const row = rows[0]
-            if (row === undefined) return state
-            held.set(graphId, row.revision)
-            return new Uint8Array(row.state)
+            return (yield* load(graphId)) ?? state
           }),
         activeGraph: (graphId) =>
           Effect.map(
