@@ -4,7 +4,12 @@ import * as encoding from "lib0/encoding"
 import { afterEach, describe, expect, it } from "vitest"
 import { WebSocketServer } from "ws"
 import * as Y from "yjs"
-import { CollabOptionsInvalid, type CollabServer, makeCollabServer } from "../src/index.js"
+import {
+  CollabOptionsInvalid,
+  type CollabServer,
+  type CollabStorage,
+  makeCollabServer,
+} from "../src/index.js"
 import {
   authenticate,
   authFrame,
@@ -154,6 +159,8 @@ describe("options", () => {
     ["maxMessageBytes", { maxMessageBytes: 0 }],
     ["maxDocumentBytes", { maxDocumentBytes: 1.5 }],
     ["preAuth.maxQueuedMessages", { preAuth: { maxQueuedMessages: -1 } }],
+    ["storage", { storage: { load: async () => undefined } as unknown as CollabStorage }],
+    ["storage.create", { storage: { ...new MemoryStorage(), create: "yes" } as unknown as CollabStorage }],
   ])("a bad %s is refused, naming the field", (field, extra) => {
     let error: unknown
     try {
