@@ -13,7 +13,7 @@
 import { decodeGraphSync, type Graph } from "@weft/engine"
 import { Context, Effect, Layer } from "effect"
 import * as Y from "yjs"
-import { Sql, type SqlError } from "../Sql.js"
+import { Sql, type SqlError, type SqlTx } from "../Sql.js"
 
 /**
  * The store's interface.
@@ -63,6 +63,23 @@ const merged = (stored: Uint8Array, state: Uint8Array): Uint8Array => {
 }
 
 /**
+ * Inserts a graph's first document state unless one is stored; the new revision, or `undefined` when another
+ * process inserted first or the graph is gone (the graph's row is the parent: a deleted graph's document is not
+ * stored).
+ */
+const insertFirst = (db: SqlTx, graphId: string, state: Uint8Array) =>
+  Effect.map(
+    db.query<{ revision: string }>(
+      `INSERT INTO graph_docs (graph_id, state)
+       SELECT id, $2::bytea FROM graphs WHERE id = $1
+       ON CONFLICT (graph_id) DO NOTHING
+       RETURNING revision::text AS revision`,
+      [graphId, state],
+    ),
+    (rows) => rows[0]?.revision,
+  )
+
+/**
  * Stored graph documents on the host's `Sql`.
  *
  * @category services
@@ -110,15 +127,8 @@ export class DocStore extends Context.Service<DocStore, DocStoreShape>()("@weft/
                 )
                 let current = yield* lockRevision
                 if (current === undefined) {
-                  // The graph's row is the parent: a document of a deleted graph is not stored.
-                  const inserted = yield* tx.query<{ revision: string }>(
-                    `INSERT INTO graph_docs (graph_id, state)
-                     SELECT id, $2::bytea FROM graphs WHERE id = $1
-                     ON CONFLICT (graph_id) DO NOTHING
-                     RETURNING revision::text AS revision`,
-                    [graphId, state],
-                  )
-                  if (inserted[0] !== undefined) return inserted[0].revision
+                  const inserted = yield* insertFirst(tx, graphId, state)
+                  if (inserted !== undefined) return inserted
                   // Another process inserted first (or the graph is gone).
                   current = yield* lockRevision
                   if (current === undefined) return undefined
@@ -154,15 +164,9 @@ export class DocStore extends Context.Service<DocStore, DocStoreShape>()("@weft/
             ),
         create: (graphId, state) =>
           Effect.gen(function* () {
-            const inserted = yield* sql.query<{ revision: string }>(
-              `INSERT INTO graph_docs (graph_id, state)
-               SELECT id, $2::bytea FROM graphs WHERE id = $1
-               ON CONFLICT (graph_id) DO NOTHING
-               RETURNING revision::text AS revision`,
-              [graphId, state],
-            )
-            if (inserted[0] !== undefined) {
-              held.set(graphId, inserted[0].revision)
+            const inserted = yield* insertFirst(sql, graphId, state)
+            if (inserted !== undefined) {
+              held.set(graphId, inserted)
               return state
             }
             return (yield* load(graphId)) ?? state
