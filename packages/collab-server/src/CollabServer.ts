@@ -1,5 +1,5 @@
 import type { Document, Extension, WebSocketLike } from "@hocuspocus/server"
-import { Hocuspocus, isTransactionOrigin, OutgoingMessage } from "@hocuspocus/server"
+import { Hocuspocus, OutgoingMessage } from "@hocuspocus/server"
 import * as Y from "yjs"
 import { PresenceGuard } from "./Awareness.js"
 import type { CollabAccess } from "./CollabAccess.js"
@@ -286,21 +286,6 @@ export const makeCollabServer = (options: CollabServerOptions): CollabServer => 
         // A storage failure (or a stored state that does not decode) is not the client's lack of access.
         log(`collab: the document ${documentName} could not be loaded`, cause)
         throw new CollabRefused({ reason: "document-unavailable" })
-      }
-    },
-
-    // Hocuspocus stores only changes made here; an update relayed from another process is left for that process
-    // to store, and is lost if it dies before it does. Stores merge and take no lock, so store those too.
-    async onChange({ document, documentName, transactionOrigin }) {
-      if (isTransactionOrigin(transactionOrigin) && transactionOrigin.source === "redis") {
-        hocuspocus.storeDocumentHooks(document, {
-          instance: hocuspocus,
-          clientsCount: document.getConnectionsCount(),
-          document,
-          documentName,
-          lastContext: {},
-          lastTransactionOrigin: transactionOrigin,
-        })
       }
     },
 

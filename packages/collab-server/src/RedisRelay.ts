@@ -5,8 +5,12 @@
  * @since 0.1.0
  */
 import { Redis } from "@hocuspocus/extension-redis"
-import type { afterLoadDocumentPayload, afterUnloadDocumentPayload } from "@hocuspocus/server"
-import { OutgoingMessage } from "@hocuspocus/server"
+import type {
+  afterLoadDocumentPayload,
+  afterUnloadDocumentPayload,
+  onChangePayload,
+} from "@hocuspocus/server"
+import { isTransactionOrigin, OutgoingMessage } from "@hocuspocus/server"
 import { Redis as RedisClient } from "ioredis"
 
 /** Where the relay reports Redis connection errors. */
@@ -28,12 +32,12 @@ const clients = (url: string, log: RelayLog) => {
 }
 
 /**
- * The Redis extension, changed in three ways.
+ * The Redis extension, changed in these ways.
  *
  * - **No store lock.** The extension lets one process store a document at a time, and a process that cannot
  *   take the lock skips its store and unloads the document, taking for granted that the holder has the data;
  *   when the holder has crashed, the edits only the survivor had are lost. Stores merge instead (see
- *   `CollabStorage.store`), so every process stores its own state.
+ *   `CollabStorage.store`), so every process stores its own state, updates relayed to it included.
  * - **Catching up after an outage.** Redis pub/sub keeps nothing for a subscriber that is away, so edits made on
  *   either side while the connection was down were never relayed, and nothing would relay them until the next
  *   edit. Once the subscriber is connected again (and has subscribed its channels again), every loaded document
@@ -67,6 +71,21 @@ export class RedisRelay extends Redis {
   }
 
   override async onStoreDocument(): Promise<void> {}
+
+  override async onChange(data: onChangePayload): Promise<void> {
+    const origin = data.transactionOrigin
+    if (!(isTransactionOrigin(origin) && origin.source === "redis")) return super.onChange(data)
+    // Hocuspocus stores only changes made here, leaving a relayed update to the process it came from, which may
+    // die before it stores. With no lock and merging stores, this process stores it too.
+    this.instance.storeDocumentHooks(data.document, {
+      instance: this.instance,
+      clientsCount: data.document.getConnectionsCount(),
+      document: data.document,
+      documentName: data.documentName,
+      lastContext: {},
+      lastTransactionOrigin: origin,
+    })
+  }
 
   override async afterLoadDocument(payload: afterLoadDocumentPayload): Promise<void> {
     if (this.sub.status !== "ready") {
